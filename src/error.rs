@@ -1,0 +1,148 @@
+//! One error type for everything gaprun reports: GAP's own errors (with
+//! GAP's text), misuse of the runtime, failed conversions and set-up.
+
+use std::fmt;
+
+/// An error raised inside GAP, as GAP printed it.
+#[derive(Clone, PartialEq, Eq)]
+pub struct GapError {
+    /// The message, without GAP's leading `Error, ` (first paragraph).
+    pub message: String,
+    /// Everything GAP printed for this error: message and traceback.
+    pub text: String,
+    /// File (or stream) and line GAP named, when it named one.
+    pub location: Option<(String, u32)>,
+}
+
+impl GapError {
+    /// Build from the text GAP printed on its error stream.
+    pub fn from_gap_text(text: &str) -> GapError {
+        let text = text.trim_end_matches('\n').to_string();
+        let body = text.strip_prefix("Error, ").unwrap_or(&text);
+        // GAP ends the message line with " in" (statement follows) or
+        // " called from" when it prints a traceback.
+        let first = body.lines().next().unwrap_or("");
+        let message = first
+            .strip_suffix(" in")
+            .or_else(|| first.strip_suffix(" called from"))
+            .unwrap_or(first)
+            .trim_end()
+            .to_string();
+        let message = if message.is_empty() {
+            "GAP raised an error without a message".to_string()
+        } else {
+            message
+        };
+        GapError {
+            location: find_location(&text),
+            message,
+            text,
+        }
+    }
+}
+
+/// The first ` at FILE:LINE` GAP printed.
+fn find_location(text: &str) -> Option<(String, u32)> {
+    for line in text.lines() {
+        let mut rest = line;
+        while let Some(pos) = rest.find(" at ") {
+            let candidate = &rest[pos + 4..];
+            let candidate = candidate.split(" called from").next().unwrap_or(candidate);
+            if let Some((file, num)) = candidate.trim_end().rsplit_once(':') {
+                if let Ok(n) = num.trim().parse::<u32>() {
+                    if !file.is_empty() {
+                        return Some((file.to_string(), n));
+                    }
+                }
+            }
+            rest = &rest[pos + 4..];
+        }
+    }
+    None
+}
+
+impl fmt::Display for GapError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "{}", self.message)?;
+        if let Some((file, line)) = &self.location {
+            write!(f, " (at {file}:{line})")?;
+        }
+        Ok(())
+    }
+}
+
+impl fmt::Debug for GapError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("GapError")
+            .field("message", &self.message)
+            .field("location", &self.location)
+            .finish()
+    }
+}
+
+/// Everything that can go wrong in gaprun.
+#[derive(Debug, thiserror::Error)]
+pub enum Error {
+    /// GAP raised an error (syntax or runtime); GAP stays usable.
+    #[error("GAP error: {0}")]
+    Gap(GapError),
+    /// A computation was interrupted (Ctrl-C or a deadline); GAP stays usable.
+    #[error("interrupted")]
+    Interrupted,
+    /// GAP executed `QUIT;` / `QuitGap(n)`.
+    #[error("GAP quit with exit code {0}")]
+    Quit(i32),
+    /// GAP is initialised once per process; this asked for something else.
+    #[error("GAP is already initialised in this process: {0}")]
+    AlreadyInitialized(String),
+    /// GAP may only be used from the thread that initialised it.
+    #[error("GAP was initialised on another thread and may only be used there")]
+    WrongThread,
+    /// GAP could not be set up (missing root, bad option, package failed).
+    #[error("GAP setup: {0}")]
+    Setup(String),
+    /// A value could not be converted between GAP and Rust.
+    #[error("conversion: {0}")]
+    Conversion(String),
+    /// An argument was not acceptable (e.g. a string with a NUL byte).
+    #[error("invalid argument: {0}")]
+    InvalidArgument(String),
+    /// Forking or talking to a worker process failed.
+    #[error("worker: {0}")]
+    Worker(String),
+    #[error(transparent)]
+    Io(#[from] std::io::Error),
+}
+
+/// Short for `Result<T, gaprun::Error>`.
+pub type Result<T, E = Error> = std::result::Result<T, E>;
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn parses_message_and_location() {
+        let e = GapError::from_gap_text(
+            "Error, Rational operations: <divisor> must not be zero in\n  1 / 0 at /tmp/t.g:2 called from \n",
+        );
+        assert_eq!(e.message, "Rational operations: <divisor> must not be zero");
+        assert_eq!(e.location, Some(("/tmp/t.g".to_string(), 2)));
+    }
+
+    #[test]
+    fn parses_not_in_any_function() {
+        let e = GapError::from_gap_text(
+            "Error, Variable: 'x' must have a value\nnot in any function at stream:1\n",
+        );
+        assert_eq!(e.message, "Variable: 'x' must have a value");
+        assert_eq!(e.location, Some(("stream".to_string(), 1)));
+    }
+
+    #[test]
+    fn empty_text_still_has_a_message() {
+        let e = GapError::from_gap_text("");
+        assert!(!e.message.is_empty());
+        assert_eq!(e.location, None);
+    }
+}

@@ -1,0 +1,20 @@
+//! gaprun: run GAP (the computer algebra system, through libgap) from Rust
+//! and from the command line.
+//!
+//! The crate is laid out by concern:
+//! - [`sys`]: committed raw bindings to libgap and to gaprun's C shim (the
+//!   only code that enters GAP, so GAP's `longjmp` never crosses Rust);
+//! - [`runtime`]: one initialisation per process, options → GAP's argv;
+//! - [`obj`]: rooted handles to GAP objects;
+//! - [`pool`]: the memory pool policy (pure: machine facts → GAP flags);
+//! - [`error`]: one error type.
+
+pub mod error;
+pub mod obj;
+pub mod runtime;
+pub mod size;
+pub mod sys;
+
+pub use error::{Error, GapError, Result};
+pub use obj::GapObj;
+pub use runtime::{Gap, GapOptions, LoopMode, LoopReport, Statement};

@@ -1,0 +1,1537 @@
+//! From machine facts and overrides to GAP's memory flags. Pure: no I/O, cheap.
+//!
+//! The values decided are GAP's `-s` (pool: address space mapped at start),
+//! `-o` (warn limit: past it GAP raises "exceeded the permitted memory", which the
+//! host can catch), `-K` (hard limit: past it GAP exits cleanly instead of being
+//! OOM-killed) and `-m` (initial workspace), plus `noreserve` for the mmap hook.
+//!
+//! Consistency rules, applied to overrides as well, each clamp said in the reason:
+//! pool ≤ hard limit (GAP caps `-s` at `-K` itself; doing it here keeps the decision
+//! truthful); pool ≤ half of the tighter of `RLIMIT_AS`/`RLIMIT_DATA` (the rest of
+//! the process needs room too); initial workspace ≤ pool; initial workspace ≤ warn
+//! limit ≤ hard limit. Requests that cannot be honoured at all are errors:
+//! native Windows, `noreserve` without the hook, and `-s 0` on Linux.
+
+use super::facts::{MachineFacts, Platform};
+use serde::{Deserialize, Serialize};
+
+pub const KIB: u64 = 1 << 10;
+pub const MIB: u64 = 1 << 20;
+pub const GIB: u64 = 1 << 30;
+pub const TIB: u64 = 1 << 40;
+
+/// GAP halves a pool that cannot be mapped down to this size, then gives up.
+pub const GAP_MIN_POOL: u64 = 16 * MIB;
+/// GAP's default `-m` on 64-bit.
+pub const GAP_DEFAULT_WORKSPACE: u64 = 128 * MIB;
+/// GAP's default `-o` is max(this, 3/4 of RAM).
+pub const GAP_MIN_WARN_DEFAULT: u64 = 2 * GIB;
+/// SageMath's floor for the pool ("the minimum for long doctests").
+pub const SAGEMATH_MIN_POOL: u64 = 400 * MIB;
+/// Commit charged at fork besides the pool (Rust heap, GAP kernel data, stacks);
+/// measured around 13 MB per child, so this is generous.
+pub const FORK_OVERHEAD: u64 = 64 * MIB;
+/// Used when the machine does not tell its RAM.
+const ASSUMED_RAM: u64 = 4 * GIB;
+/// Floor for a per-worker warn limit: below this GAP warns on ordinary work.
+const MIN_WORKER_WARN: u64 = 256 * MIB;
+/// Mode 2 with unknown headroom: this much pool in total, shared by all processes.
+const UNKNOWN_HEADROOM_POOL: u64 = 256 * MIB;
+
+/// Values the user (CLI flag, environment, library call) fixes instead of the
+/// policy. Sizes in bytes. `pool_size: Some(0)` asks for GAP's sbrk mode (refused
+/// on Linux); `hard_limit: Some(0)` means "no hard limit", as `-K 0` does in GAP.
+#[derive(Serialize, Deserialize, Clone, Debug, Default, PartialEq, Eq)]
+#[serde(default)]
+pub struct Overrides {
+    /// `-s`
+    pub pool_size: Option<u64>,
+    /// `-o`
+    pub warn_limit: Option<u64>,
+    /// `-K`
+    pub hard_limit: Option<u64>,
+    /// `-m`
+    pub initial_workspace: Option<u64>,
+    pub noreserve: Option<bool>,
+}
+
+impl Overrides {
+    /// Field by field, `self` wins over `fallback` (e.g. CLI over environment).
+    pub fn or(self, fallback: Overrides) -> Overrides {
+        Overrides {
+            pool_size: self.pool_size.or(fallback.pool_size),
+            warn_limit: self.warn_limit.or(fallback.warn_limit),
+            hard_limit: self.hard_limit.or(fallback.hard_limit),
+            initial_workspace: self.initial_workspace.or(fallback.initial_workspace),
+            noreserve: self.noreserve.or(fallback.noreserve),
+        }
+    }
+}
+
+/// Which sizing rule applied; follows from platform, overcommit mode and noreserve.
+#[derive(Serialize, Deserialize, Clone, Copy, Debug, PartialEq, Eq)]
+#[serde(rename_all = "snake_case")]
+pub enum Regime {
+    /// `vm.overcommit_memory=2`: every fork is charged the pool; MAP_NORESERVE ignored.
+    LinuxStrictOvercommit,
+    /// Modes 0/1 with MAP_NORESERVE: the pool costs no commit.
+    LinuxNoreserve,
+    /// Mode 1 without the hook: the kernel never refuses, so a reserved pool is free too.
+    LinuxAlwaysOvercommit,
+    /// Mode 0 (or unknown) without the hook: the pool is reserved and charged per fork.
+    LinuxReserved,
+    MacOs,
+    CygwinNoreserve,
+    /// Cygwin without the hook: `-s 0`.
+    CygwinSbrk,
+    OtherBaseline,
+}
+
+/// One short sentence per decided value; "override" when the user fixed it.
+#[derive(Serialize, Deserialize, Clone, Debug, PartialEq, Eq)]
+pub struct Reasons {
+    pub pool_size: String,
+    pub warn_limit: String,
+    pub hard_limit: String,
+    pub initial_workspace: String,
+    pub noreserve: String,
+}
+
+/// GAP's memory settings for this process. Sizes in bytes, whole KiB.
+#[derive(Serialize, Deserialize, Clone, Debug, PartialEq, Eq)]
+pub struct PoolDecision {
+    /// `-s`; 0 = grow with sbrk (only ever chosen on Cygwin without the hook).
+    pub pool_size: u64,
+    /// `-o`
+    pub warn_limit: u64,
+    /// `-K`; `None` = no hard limit.
+    pub hard_limit: Option<u64>,
+    /// `-m`
+    pub initial_workspace: u64,
+    /// Whether the mmap hook should add MAP_NORESERVE to GAP's pool mappings.
+    pub noreserve: bool,
+    pub regime: Regime,
+    /// What SageMath would choose on the same facts, for comparison.
+    pub sagemath_baseline: u64,
+    pub reasons: Reasons,
+}
+
+impl PoolDecision {
+    /// GAP command-line flags: `-s`, `-o`, `-K` (only with a hard limit), `-m`,
+    /// sizes in whole KiB with GAP's `k` suffix.
+    pub fn gap_args(&self) -> Vec<String> {
+        let mut args = vec![
+            "-s".to_string(),
+            gap_size(self.pool_size),
+            "-o".to_string(),
+            gap_size(self.warn_limit),
+        ];
+        if let Some(k) = self.hard_limit {
+            args.push("-K".to_string());
+            args.push(gap_size(k));
+        }
+        args.push("-m".to_string());
+        args.push(gap_size(self.initial_workspace));
+        args
+    }
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum PolicyError {
+    #[error(
+        "native Windows is not supported: GAP needs a POSIX layer; \
+         run gaprun under Cygwin, MSYS2 or WSL"
+    )]
+    WindowsUnsupported,
+    #[error(
+        "MAP_NORESERVE was requested, but this build cannot add it to GAP's pool \
+         (no mmap hook: libgap is not linked statically with the hook)"
+    )]
+    NoreserveUnavailable,
+    #[error(
+        "pool size 0 makes GAP grow its heap with sbrk, which fights the host's \
+         malloc on Linux; give a pool of at least 16m"
+    )]
+    SbrkOnLinux,
+}
+
+/// A size as GAP reads it: whole KiB with a `k` suffix, or `0`.
+pub fn gap_size(bytes: u64) -> String {
+    if bytes == 0 {
+        "0".to_string()
+    } else {
+        format!("{}k", bytes / KIB)
+    }
+}
+
+/// Parse a size the way GAP's flags are written: a number with an optional
+/// `k`/`m`/`g`/`t` suffix (any case), else bytes.
+pub fn parse_size(text: &str) -> Option<u64> {
+    let text = text.trim();
+    let (digits, unit) = match text.chars().last()?.to_ascii_lowercase() {
+        'k' => (&text[..text.len() - 1], KIB),
+        'm' => (&text[..text.len() - 1], MIB),
+        'g' => (&text[..text.len() - 1], GIB),
+        't' => (&text[..text.len() - 1], TIB),
+        _ => (text, 1),
+    };
+    if digits.is_empty() || !digits.bytes().all(|b| b.is_ascii_digit()) {
+        return None;
+    }
+    digits.parse::<u64>().ok()?.checked_mul(unit)
+}
+
+/// A size for humans: "512 MiB", "1.5 GiB", "300 B".
+pub fn format_bytes(bytes: u64) -> String {
+    for (unit, name) in [(TIB, "TiB"), (GIB, "GiB"), (MIB, "MiB"), (KIB, "KiB")] {
+        if bytes >= unit {
+            return if bytes % unit == 0 {
+                format!("{} {name}", bytes / unit)
+            } else {
+                format!("{:.1} {name}", bytes as f64 / unit as f64)
+            };
+        }
+    }
+    format!("{bytes} B")
+}
+
+/// SageMath's `get_gap_memory_pool_size()` (sage.interfaces.gap), restated:
+/// the larger of a tenth of free swap and a fiftieth of available RAM, at most a
+/// tenth of the address-space limit (`RLIMIT_AS`, or RAM + swap when unlimited),
+/// at least 400 MiB. Unknown values count as 0.
+pub fn sagemath_baseline(facts: &MachineFacts) -> u64 {
+    let vmax = facts.rlimit_as.get().unwrap_or_else(|| {
+        let ram = facts.total_ram.get().unwrap_or(0);
+        ram.saturating_add(facts.total_swap.get().unwrap_or(0))
+    });
+    round_kib(sage_rule(
+        facts.free_swap.get().unwrap_or(0),
+        facts.available_ram.get().unwrap_or(0),
+        vmax,
+    ))
+}
+
+fn sage_rule(free_swap: u64, available: u64, vmax: u64) -> u64 {
+    (free_swap / 10)
+        .max(available / 50)
+        .min(vmax / 10)
+        .max(SAGEMATH_MIN_POOL)
+}
+
+fn round_kib(x: u64) -> u64 {
+    x / KIB * KIB
+}
+
+/// Derived sizes are rounded down to whole MiB (KiB below 1 MiB).
+fn tidy(x: u64) -> u64 {
+    if x >= MIB {
+        x / MIB * MIB
+    } else {
+        round_kib(x)
+    }
+}
+
+fn fb(x: u64) -> String {
+    format_bytes(x)
+}
+
+/// Numbers derived once from the facts.
+struct Env<'a> {
+    facts: &'a MachineFacts,
+    /// RAM, or the cgroup limit when tighter.
+    eff_ram: u64,
+    /// Says what `eff_ram` is, e.g. "the cgroup limit 2 GiB".
+    eff_what: String,
+    available: u64,
+    swap_total: u64,
+    swap_free: u64,
+    /// Tighter of RLIMIT_AS and RLIMIT_DATA, with its name.
+    rlimit: Option<(u64, &'static str)>,
+    /// Tighter of cgroup limit and rlimit, described.
+    bound: Option<(u64, String)>,
+    /// The parent plus the planned workers.
+    procs: u64,
+    /// Mode 2: CommitLimit − Committed_AS.
+    headroom: Option<u64>,
+}
+
+impl<'a> Env<'a> {
+    fn new(facts: &'a MachineFacts) -> Self {
+        let (mut eff_ram, mut eff_what) = match facts.total_ram.get() {
+            Some(r) if r > 0 => (r, format!("RAM {}", fb(r))),
+            _ => (
+                ASSUMED_RAM,
+                format!("{} of RAM (assumed, unknown)", fb(ASSUMED_RAM)),
+            ),
+        };
+        let cgroup = facts.cgroup_limit();
+        if let Some(c) = cgroup.filter(|&c| c < eff_ram) {
+            eff_ram = c;
+            eff_what = format!("the cgroup limit {}", fb(c));
+        }
+        let rlimit = match (facts.rlimit_as.get(), facts.rlimit_data.get()) {
+            (Some(a), Some(d)) if d < a => Some((d, "RLIMIT_DATA")),
+            (Some(a), _) => Some((a, "RLIMIT_AS")),
+            (None, Some(d)) => Some((d, "RLIMIT_DATA")),
+            (None, None) => None,
+        };
+        let bound = match (cgroup, rlimit) {
+            (Some(c), Some((r, name))) if r < c => Some((r, format!("{name} {}", fb(r)))),
+            (Some(c), _) => Some((c, format!("cgroup limit {}", fb(c)))),
+            (None, Some((r, name))) => Some((r, format!("{name} {}", fb(r)))),
+            (None, None) => None,
+        };
+        let headroom = match (facts.commit_limit.get(), facts.committed_as.get()) {
+            (Some(l), Some(c)) => Some(l.saturating_sub(c)),
+            _ => None,
+        };
+        Env {
+            facts,
+            eff_ram,
+            eff_what,
+            available: facts.available_ram.get().unwrap_or(eff_ram).min(eff_ram),
+            swap_total: facts.total_swap.get().unwrap_or(0),
+            swap_free: facts.free_swap.get().unwrap_or(0),
+            rlimit,
+            bound,
+            procs: u64::from(facts.planned_workers) + 1,
+            headroom,
+        }
+    }
+
+    fn is_strict(&self) -> bool {
+        self.facts.platform == Platform::Linux && self.facts.overcommit_memory.get() == Some(2)
+    }
+
+    /// Mode 2: what each process may commit (pool and overhead), 3/4 of the
+    /// headroom split evenly; the quarter kept back is for everything else.
+    fn commit_share(&self) -> Option<u64> {
+        self.headroom.map(|h| h / 4 * 3 / self.procs)
+    }
+}
+
+/// Decide GAP's memory flags for this machine. See the module docs for the
+/// consistency rules; every value's reason is in [`PoolDecision::reasons`].
+pub fn decide(facts: &MachineFacts, overrides: &Overrides) -> Result<PoolDecision, PolicyError> {
+    if facts.platform == Platform::Windows {
+        return Err(PolicyError::WindowsUnsupported);
+    }
+    let env = Env::new(facts);
+    let (noreserve, noreserve_reason) = decide_noreserve(&env, overrides)?;
+    let regime = regime(&env, noreserve);
+    let (hard, hard_reason) = decide_hard(&env, overrides);
+    let (pool, pool_reason) = decide_pool(&env, regime, overrides, hard)?;
+    let (workspace, workspace_reason) = decide_workspace(overrides, pool, hard);
+    let (warn, warn_reason) = decide_warn(&env, overrides, pool, workspace, hard);
+    Ok(PoolDecision {
+        pool_size: pool,
+        warn_limit: warn,
+        hard_limit: hard,
+        initial_workspace: workspace,
+        noreserve,
+        regime,
+        sagemath_baseline: sagemath_baseline(facts),
+        reasons: Reasons {
+            pool_size: pool_reason,
+            warn_limit: warn_reason,
+            hard_limit: hard_reason,
+            initial_workspace: workspace_reason,
+            noreserve: noreserve_reason,
+        },
+    })
+}
+
+fn decide_noreserve(env: &Env, ov: &Overrides) -> Result<(bool, String), PolicyError> {
+    let facts = env.facts;
+    let hook = facts.hook_available;
+    match ov.noreserve {
+        Some(true) if !hook => Err(PolicyError::NoreserveUnavailable),
+        Some(true) if env.is_strict() => Ok((
+            true,
+            "override (on); but the kernel ignores MAP_NORESERVE in overcommit mode 2, \
+             so the pool is still charged"
+                .into(),
+        )),
+        Some(v) => Ok((v, format!("override ({})", if v { "on" } else { "off" }))),
+        None => Ok(match &facts.platform {
+            Platform::Linux if env.is_strict() => (
+                false,
+                "overcommit mode 2 (strict): the kernel ignores MAP_NORESERVE, so the pool \
+                 is sized to the commit headroom instead"
+                    .into(),
+            ),
+            Platform::Linux | Platform::Cygwin if hook => (
+                true,
+                "this build's mmap hook adds MAP_NORESERVE, so the pool is not charged \
+                 to the commit, at start or at fork"
+                    .into(),
+            ),
+            Platform::Linux | Platform::Cygwin => (
+                false,
+                "this build has no mmap hook (libgap not linked statically), \
+                 so GAP's pool is reserved as GAP maps it"
+                    .into(),
+            ),
+            Platform::MacOs => (
+                false,
+                "not needed: macOS maps lazily and does no commit accounting".into(),
+            ),
+            Platform::Windows | Platform::Other(_) => (
+                false,
+                "off on an unknown platform: the flag's effect there is unknown".into(),
+            ),
+        }),
+    }
+}
+
+fn regime(env: &Env, noreserve: bool) -> Regime {
+    match &env.facts.platform {
+        Platform::Linux => match env.facts.overcommit_memory.get() {
+            Some(2) => Regime::LinuxStrictOvercommit,
+            _ if noreserve => Regime::LinuxNoreserve,
+            Some(1) => Regime::LinuxAlwaysOvercommit,
+            _ => Regime::LinuxReserved,
+        },
+        Platform::Cygwin if noreserve => Regime::CygwinNoreserve,
+        Platform::Cygwin => Regime::CygwinSbrk,
+        Platform::MacOs => Regime::MacOs,
+        Platform::Windows | Platform::Other(_) => Regime::OtherBaseline,
+    }
+}
+
+fn decide_hard(env: &Env, ov: &Overrides) -> (Option<u64>, String) {
+    match ov.hard_limit {
+        Some(0) => (None, "override: no hard limit".into()),
+        Some(k) => (
+            Some(round_kib(k)),
+            format!("override: {}", fb(round_kib(k))),
+        ),
+        None => match &env.bound {
+            Some((b, what)) => {
+                // Leave a margin for what is not GAP's workspace, but never more
+                // than half the bound.
+                let margin = (b / 8).clamp(64 * MIB, 2 * GIB);
+                let k = tidy(b.saturating_sub(margin).max(b / 2));
+                (
+                    Some(k),
+                    format!(
+                        "{} below the {what}, so GAP stops cleanly instead of being killed",
+                        fb(b - k)
+                    ),
+                )
+            }
+            None => (
+                None,
+                "none: no cgroup limit or rlimit bounds memory (GAP's default)".into(),
+            ),
+        },
+    }
+}
+
+fn decide_pool(
+    env: &Env,
+    regime: Regime,
+    ov: &Overrides,
+    hard: Option<u64>,
+) -> Result<(u64, String), PolicyError> {
+    let overridden = ov.pool_size.is_some();
+    let (mut pool, first) = match ov.pool_size {
+        Some(0) if env.facts.platform == Platform::Linux => return Err(PolicyError::SbrkOnLinux),
+        Some(p) => (round_kib(p), format!("override: {}", fb(round_kib(p)))),
+        None => pool_rule(env, regime),
+    };
+    let mut parts = vec![first];
+    if pool > 0 {
+        if let Some((r, name)) = env.rlimit {
+            let cap = tidy(r / 2);
+            if pool > cap {
+                pool = cap;
+                parts.push(format!(
+                    "capped at half of {name} {} to leave room for the rest of the process",
+                    fb(r)
+                ));
+            }
+        }
+        if let Some(k) = hard.filter(|&k| pool > k) {
+            pool = k;
+            parts.push(format!(
+                "capped at the hard limit {} (GAP caps -s at -K)",
+                fb(k)
+            ));
+        }
+    }
+    if overridden && env.is_strict() {
+        if let Some(h) = env.headroom {
+            if env.procs.saturating_mul(pool) > h {
+                parts.push(format!(
+                    "forks may fail: {} processes × pool exceed the commit headroom {} \
+                     of overcommit mode 2",
+                    env.procs,
+                    fb(h)
+                ));
+            }
+        }
+    }
+    Ok((pool, parts.join("; ")))
+}
+
+fn pool_rule(env: &Env, regime: Regime) -> (u64, String) {
+    let free = |why: &str| {
+        (
+            tidy(env.eff_ram).max(GAP_MIN_POOL),
+            format!(
+                "{why}, so it spans {}; GAP grows it if needed",
+                env.eff_what
+            ),
+        )
+    };
+    let procs = env.procs;
+    match regime {
+        Regime::LinuxNoreserve | Regime::CygwinNoreserve => {
+            free("a MAP_NORESERVE pool costs no commit")
+        }
+        Regime::LinuxAlwaysOvercommit => free(
+            "overcommit mode 1 never refuses memory, so even a reserved pool costs nothing at fork",
+        ),
+        Regime::MacOs => free("macOS maps lazily and does no commit accounting"),
+        Regime::LinuxStrictOvercommit => match (env.commit_share(), env.headroom) {
+            (Some(share), Some(h)) => {
+                let fit = share.saturating_sub(FORK_OVERHEAD);
+                if fit < GAP_MIN_POOL {
+                    (
+                        GAP_MIN_POOL,
+                        format!(
+                            "overcommit mode 2: the commit headroom {} is too small for {procs} \
+                             processes × (pool + {} allowance); GAP's 16 MiB floor, forks may fail",
+                            fb(h),
+                            fb(FORK_OVERHEAD)
+                        ),
+                    )
+                } else {
+                    (
+                        tidy(fit.min(env.eff_ram)).max(GAP_MIN_POOL),
+                        format!(
+                            "overcommit mode 2 charges the pool at every fork, so {procs} \
+                             processes × (pool + {} allowance) fit in 3/4 of the commit headroom {}",
+                            fb(FORK_OVERHEAD),
+                            fb(h)
+                        ),
+                    )
+                }
+            }
+            _ => (
+                tidy(UNKNOWN_HEADROOM_POOL / procs).max(GAP_MIN_POOL),
+                format!(
+                    "overcommit mode 2 with unknown commit headroom: a small {} shared by \
+                     {procs} processes",
+                    fb(UNKNOWN_HEADROOM_POOL)
+                ),
+            ),
+        },
+        Regime::LinuxReserved => {
+            let vmax = env
+                .facts
+                .rlimit_as
+                .get()
+                .unwrap_or(env.eff_ram + env.swap_total);
+            let base = sage_rule(env.swap_free, env.available, vmax);
+            let total = env.eff_ram + env.swap_total;
+            let share = total / 4 * 3 / procs;
+            if share < base {
+                (
+                    tidy(share).max(GAP_MIN_POOL),
+                    format!(
+                        "a reserved pool is charged at every fork, so {procs} processes share \
+                         3/4 of RAM+swap ({})",
+                        fb(total)
+                    ),
+                )
+            } else {
+                (
+                    tidy(base),
+                    "a reserved pool: SageMath's size on the effective memory \
+                     (max(free swap/10, available RAM/50), at least 400 MiB)"
+                        .into(),
+                )
+            }
+        }
+        Regime::CygwinSbrk => (
+            0,
+            "Cygwin without the mmap hook: a reserved pool would be committed again by \
+             every emulated fork, so -s 0 (grow with sbrk) is the only safe choice there"
+                .into(),
+        ),
+        Regime::OtherBaseline => {
+            let vmax = env
+                .facts
+                .rlimit_as
+                .get()
+                .unwrap_or(env.eff_ram + env.swap_total);
+            (
+                tidy(sage_rule(env.swap_free, env.available, vmax)),
+                "unknown platform: SageMath's conservative baseline".into(),
+            )
+        }
+    }
+}
+
+fn decide_workspace(ov: &Overrides, pool: u64, hard: Option<u64>) -> (u64, String) {
+    let (mut m, mut reason) = match ov.initial_workspace {
+        Some(x) => (round_kib(x), format!("override: {}", fb(round_kib(x)))),
+        None => (
+            GAP_DEFAULT_WORKSPACE,
+            format!("GAP's default {}", fb(GAP_DEFAULT_WORKSPACE)),
+        ),
+    };
+    if pool > 0 && m > pool {
+        m = pool;
+        reason.push_str(&format!(
+            "; lowered to the pool size {} so GAP starts inside its pool",
+            fb(pool)
+        ));
+    }
+    if let Some(k) = hard.filter(|&k| m > k) {
+        m = k;
+        reason.push_str(&format!("; lowered to the hard limit {}", fb(k)));
+    }
+    (m, reason)
+}
+
+fn decide_warn(
+    env: &Env,
+    ov: &Overrides,
+    pool: u64,
+    workspace: u64,
+    hard: Option<u64>,
+) -> (u64, String) {
+    let mut parts = Vec::new();
+    let mut o = match ov.warn_limit {
+        Some(x) => {
+            parts.push(format!("override: {}", fb(round_kib(x))));
+            round_kib(x)
+        }
+        None => {
+            let mut o = GAP_MIN_WARN_DEFAULT.max(env.eff_ram / 4 * 3);
+            parts.push(format!(
+                "like GAP's default, max(2 GiB, 3/4 of {})",
+                env.eff_what
+            ));
+            let workers = u64::from(env.facts.planned_workers);
+            if workers >= 2 {
+                o = (o / workers).max(MIN_WORKER_WARN);
+                parts.push(format!("divided among {workers} planned workers"));
+            }
+            if let Some(share) = env.commit_share().filter(|_| env.is_strict()) {
+                let cap = share.max(pool);
+                if o > cap {
+                    o = cap;
+                    parts.push(
+                        "kept within each process's share of the commit headroom, \
+                         so GAP warns before mode 2 refuses growth"
+                            .into(),
+                    );
+                }
+            }
+            if let Some(k) = hard {
+                let cap = k / 8 * 7;
+                if o > cap {
+                    o = cap;
+                    parts.push(format!("kept at 7/8 of the hard limit {}", fb(k)));
+                }
+            }
+            tidy(o)
+        }
+    };
+    if let Some(k) = hard.filter(|&k| o > k) {
+        o = k;
+        parts.push(format!("lowered to the hard limit {}", fb(k)));
+    }
+    if o < workspace {
+        o = workspace;
+        parts.push(format!("raised to the initial workspace {}", fb(workspace)));
+    }
+    (o, parts.join("; "))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::pool::facts::Fact;
+    use proptest::prelude::*;
+
+    /// A Linux machine: 95% of RAM available, all swap free, CommitLimit as the
+    /// kernel computes it with ratio 50, 1% of RAM committed.
+    fn linux(ram: u64, swap: u64, mode: u8, hook: bool, workers: u32) -> MachineFacts {
+        let mut f = MachineFacts::injected(Platform::Linux);
+        f.total_ram = Fact::injected(ram);
+        f.available_ram = Fact::injected(ram / 100 * 95);
+        f.total_swap = Fact::injected(swap);
+        f.free_swap = Fact::injected(swap);
+        f.overcommit_memory = Fact::injected(mode);
+        f.overcommit_ratio = Fact::injected(50);
+        f.overcommit_kbytes = Fact::injected(0);
+        f.commit_limit = Fact::injected(swap + ram / 2);
+        f.committed_as = Fact::injected(ram / 100);
+        f.hook_available = hook;
+        f.planned_workers = workers;
+        f
+    }
+
+    fn with(mut f: MachineFacts, change: impl FnOnce(&mut MachineFacts)) -> MachineFacts {
+        change(&mut f);
+        f
+    }
+
+    fn other(platform: Platform, ram: Option<u64>, hook: bool) -> MachineFacts {
+        let mut f = MachineFacts::injected(platform);
+        if let Some(r) = ram {
+            f.total_ram = Fact::injected(r);
+        }
+        f.hook_available = hook;
+        f
+    }
+
+    fn reason<'a>(d: &'a PoolDecision, field: &str) -> &'a str {
+        match field {
+            "pool_size" => &d.reasons.pool_size,
+            "warn_limit" => &d.reasons.warn_limit,
+            "hard_limit" => &d.reasons.hard_limit,
+            "initial_workspace" => &d.reasons.initial_workspace,
+            "noreserve" => &d.reasons.noreserve,
+            _ => panic!("no field {field}"),
+        }
+    }
+
+    struct Want {
+        regime: Regime,
+        noreserve: bool,
+        /// Inclusive bounds on the pool.
+        pool: (u64, u64),
+        /// Inclusive bounds on the hard limit, `None` = no hard limit.
+        hard: Option<(u64, u64)>,
+        /// (field, text the reason must contain)
+        said: &'static [(&'static str, &'static str)],
+        extra: fn(&PoolDecision),
+    }
+
+    struct Row {
+        name: &'static str,
+        facts: MachineFacts,
+        ov: Overrides,
+        want: Result<Want, PolicyError>,
+    }
+
+    fn row(name: &'static str, facts: MachineFacts, want: Want) -> Row {
+        Row {
+            name,
+            facts,
+            ov: Overrides::default(),
+            want: Ok(want),
+        }
+    }
+
+    fn nothing(_: &PoolDecision) {}
+
+    fn rows() -> Vec<Row> {
+        use Regime::*;
+        let g24 = 24 * GIB;
+        vec![
+            row(
+                "mode 0, hook, 24 GiB, no workers",
+                linux(g24, 0, 0, true, 0),
+                Want {
+                    regime: LinuxNoreserve,
+                    noreserve: true,
+                    pool: (g24, g24),
+                    hard: None,
+                    said: &[
+                        ("pool_size", "MAP_NORESERVE"),
+                        ("noreserve", "hook"),
+                        ("hard_limit", "none"),
+                    ],
+                    extra: |d| {
+                        assert_eq!(d.warn_limit, 18 * GIB);
+                        assert_eq!(d.initial_workspace, 128 * MIB);
+                    },
+                },
+            ),
+            row(
+                "mode 1, hook, 8 workers",
+                linux(g24, 0, 1, true, 8),
+                Want {
+                    regime: LinuxNoreserve,
+                    noreserve: true,
+                    pool: (g24, g24),
+                    hard: None,
+                    said: &[
+                        ("pool_size", "MAP_NORESERVE"),
+                        ("warn_limit", "8 planned workers"),
+                    ],
+                    extra: |d| assert_eq!(d.warn_limit, 18 * GIB / 8),
+                },
+            ),
+            row(
+                "mode 0, no hook, 8 workers: SageMath size",
+                linux(g24, 0, 0, false, 8),
+                Want {
+                    regime: LinuxReserved,
+                    noreserve: false,
+                    pool: (400 * MIB, 500 * MIB),
+                    hard: None,
+                    said: &[("pool_size", "SageMath"), ("noreserve", "no mmap hook")],
+                    extra: |d| assert!(9 * d.pool_size <= 24 * GIB),
+                },
+            ),
+            row(
+                "mode 0, no hook, 64 workers: shared RAM",
+                linux(g24, 0, 0, false, 64),
+                Want {
+                    regime: LinuxReserved,
+                    noreserve: false,
+                    pool: (250 * MIB, 24 * GIB / 4 * 3 / 65),
+                    hard: None,
+                    said: &[("pool_size", "65 processes share")],
+                    extra: |d| assert!(65 * d.pool_size <= 24 * GIB),
+                },
+            ),
+            row(
+                "mode 1, no hook: reserved but never refused",
+                linux(g24, 0, 1, false, 8),
+                Want {
+                    regime: LinuxAlwaysOvercommit,
+                    noreserve: false,
+                    pool: (g24, g24),
+                    hard: None,
+                    said: &[("pool_size", "mode 1")],
+                    extra: nothing,
+                },
+            ),
+            row(
+                "mode 2, measured machine, 4 workers",
+                with(linux(g24, 0, 2, true, 4), |f| {
+                    f.commit_limit = Fact::injected(12 * GIB);
+                    f.committed_as = Fact::injected(46 * MIB);
+                }),
+                Want {
+                    regime: LinuxStrictOvercommit,
+                    noreserve: false,
+                    pool: (GIB, 2 * GIB),
+                    hard: None,
+                    said: &[
+                        ("pool_size", "mode 2"),
+                        ("noreserve", "mode 2"),
+                        ("warn_limit", "GAP's default"),
+                    ],
+                    extra: |d| {
+                        assert!(5 * (d.pool_size + FORK_OVERHEAD) <= 12 * GIB - 46 * MIB);
+                        assert!(d.pool_size < 3 * GIB, "3g made the third fork fail");
+                    },
+                },
+            ),
+            row(
+                "mode 2, 1 worker",
+                linux(g24, 0, 2, false, 1),
+                Want {
+                    regime: LinuxStrictOvercommit,
+                    noreserve: false,
+                    pool: (4 * GIB, 5 * GIB),
+                    hard: None,
+                    said: &[("pool_size", "2 processes")],
+                    extra: |d| assert!(2 * d.pool_size <= 12 * GIB),
+                },
+            ),
+            row(
+                "mode 2, 64 workers, 2 GiB headroom: floor",
+                with(linux(g24, 0, 2, true, 64), |f| {
+                    f.commit_limit = Fact::injected(2 * GIB);
+                    f.committed_as = Fact::injected(0);
+                }),
+                Want {
+                    regime: LinuxStrictOvercommit,
+                    noreserve: false,
+                    pool: (16 * MIB, 16 * MIB),
+                    hard: None,
+                    said: &[
+                        ("pool_size", "forks may fail"),
+                        ("initial_workspace", "lowered to the pool"),
+                    ],
+                    extra: |d| {
+                        assert_eq!(d.initial_workspace, 16 * MIB);
+                        assert!(d.warn_limit >= d.initial_workspace);
+                    },
+                },
+            ),
+            row(
+                "mode 2, 512 MiB machine, no swap",
+                linux(512 * MIB, 0, 2, false, 0),
+                Want {
+                    regime: LinuxStrictOvercommit,
+                    noreserve: false,
+                    pool: (100 * MIB, 130 * MIB),
+                    hard: None,
+                    said: &[("pool_size", "3/4 of the commit headroom")],
+                    extra: nothing,
+                },
+            ),
+            row(
+                "mode 2, headroom unknown",
+                with(linux(g24, 0, 2, false, 3), |f| {
+                    f.committed_as = Fact::unknown("not readable");
+                }),
+                Want {
+                    regime: LinuxStrictOvercommit,
+                    noreserve: false,
+                    pool: (64 * MIB, 64 * MIB),
+                    hard: None,
+                    said: &[("pool_size", "unknown commit headroom")],
+                    extra: nothing,
+                },
+            ),
+            row(
+                "cgroup 2 GiB below 24 GiB RAM",
+                with(linux(g24, 0, 0, true, 0), |f| {
+                    f.cgroup_memory_max = Fact::injected(2 * GIB);
+                }),
+                Want {
+                    regime: LinuxNoreserve,
+                    noreserve: true,
+                    pool: (GIB, 2 * GIB),
+                    hard: Some((3 * GIB / 2, 2 * GIB - 1)),
+                    said: &[
+                        ("pool_size", "cgroup limit 2 GiB"),
+                        ("hard_limit", "cgroup limit"),
+                        ("warn_limit", "7/8 of the hard limit"),
+                    ],
+                    extra: |d| assert!(d.warn_limit < d.hard_limit.unwrap()),
+                },
+            ),
+            row(
+                "cgroup memory.high 4 GiB, 8 workers, no hook",
+                with(linux(g24, 0, 0, false, 8), |f| {
+                    f.cgroup_memory_high = Fact::injected(4 * GIB);
+                }),
+                Want {
+                    regime: LinuxReserved,
+                    noreserve: false,
+                    pool: (300 * MIB, 400 * MIB),
+                    hard: Some((3 * GIB, 4 * GIB - 1)),
+                    said: &[("pool_size", "9 processes share")],
+                    extra: |d| assert!(9 * d.pool_size <= 4 * GIB),
+                },
+            ),
+            row(
+                "ulimit -v 4 GiB",
+                with(linux(g24, 0, 0, true, 0), |f| {
+                    f.rlimit_as = Fact::injected(4 * GIB);
+                }),
+                Want {
+                    regime: LinuxNoreserve,
+                    noreserve: true,
+                    pool: (2 * GIB, 2 * GIB),
+                    hard: Some((3 * GIB, 4 * GIB - 1)),
+                    said: &[
+                        ("pool_size", "half of RLIMIT_AS"),
+                        ("hard_limit", "RLIMIT_AS"),
+                    ],
+                    extra: |d| assert_eq!(d.sagemath_baseline, 400 * MIB),
+                },
+            ),
+            row(
+                "ulimit -d 1 GiB",
+                with(linux(g24, 0, 0, true, 0), |f| {
+                    f.rlimit_data = Fact::injected(GIB);
+                }),
+                Want {
+                    regime: LinuxNoreserve,
+                    noreserve: true,
+                    pool: (512 * MIB, 512 * MIB),
+                    hard: Some((512 * MIB, GIB - 1)),
+                    said: &[("pool_size", "RLIMIT_DATA")],
+                    extra: nothing,
+                },
+            ),
+            row(
+                "512 MiB machine, no swap, no hook",
+                linux(512 * MIB, 0, 0, false, 0),
+                Want {
+                    regime: LinuxReserved,
+                    noreserve: false,
+                    pool: (384 * MIB, 384 * MIB),
+                    hard: None,
+                    said: &[("pool_size", "3/4 of RAM+swap")],
+                    extra: |d| {
+                        assert_eq!(d.initial_workspace, 128 * MIB);
+                        assert_eq!(d.warn_limit, 2 * GIB);
+                        assert_eq!(d.sagemath_baseline, 400 * MIB);
+                    },
+                },
+            ),
+            row(
+                "512 MiB machine, hook",
+                linux(512 * MIB, 0, 0, true, 1),
+                Want {
+                    regime: LinuxNoreserve,
+                    noreserve: true,
+                    pool: (512 * MIB, 512 * MIB),
+                    hard: None,
+                    said: &[("pool_size", "RAM 512 MiB")],
+                    extra: nothing,
+                },
+            ),
+            row(
+                "1 TiB machine, 2 TiB swap, no hook, 1 worker",
+                linux(TIB, 2 * TIB, 0, false, 1),
+                Want {
+                    regime: LinuxReserved,
+                    noreserve: false,
+                    pool: (200 * GIB, 205 * GIB),
+                    hard: None,
+                    said: &[("pool_size", "SageMath")],
+                    extra: |d| assert_eq!(d.pool_size / GIB, d.sagemath_baseline / GIB),
+                },
+            ),
+            row(
+                "1 TiB machine, hook, 64 workers",
+                linux(TIB, 0, 0, true, 64),
+                Want {
+                    regime: LinuxNoreserve,
+                    noreserve: true,
+                    pool: (TIB, TIB),
+                    hard: None,
+                    said: &[("warn_limit", "64 planned workers")],
+                    extra: |d| assert_eq!(d.warn_limit, 12 * GIB),
+                },
+            ),
+            row(
+                "big swap, mode 2, 8 workers",
+                linux(16 * GIB, 64 * GIB, 2, true, 8),
+                Want {
+                    regime: LinuxStrictOvercommit,
+                    noreserve: false,
+                    pool: (5 * GIB, 8 * GIB),
+                    hard: None,
+                    said: &[("pool_size", "9 processes")],
+                    extra: |d| assert!(9 * d.pool_size <= 72 * GIB),
+                },
+            ),
+            row(
+                "Linux, overcommit mode unknown",
+                with(linux(8 * GIB, 0, 0, true, 0), |f| {
+                    f.overcommit_memory = Fact::unknown("not readable");
+                }),
+                Want {
+                    regime: LinuxNoreserve,
+                    noreserve: true,
+                    pool: (8 * GIB, 8 * GIB),
+                    hard: None,
+                    said: &[],
+                    extra: nothing,
+                },
+            ),
+            row(
+                "macOS 16 GiB",
+                other(Platform::MacOs, Some(16 * GIB), false),
+                Want {
+                    regime: MacOs,
+                    noreserve: false,
+                    pool: (16 * GIB, 16 * GIB),
+                    hard: None,
+                    said: &[("pool_size", "macOS"), ("noreserve", "macOS")],
+                    extra: nothing,
+                },
+            ),
+            row(
+                "Cygwin with hook",
+                other(Platform::Cygwin, Some(8 * GIB), true),
+                Want {
+                    regime: CygwinNoreserve,
+                    noreserve: true,
+                    pool: (8 * GIB, 8 * GIB),
+                    hard: None,
+                    said: &[("noreserve", "MAP_NORESERVE")],
+                    extra: nothing,
+                },
+            ),
+            row(
+                "Cygwin without hook",
+                other(Platform::Cygwin, Some(8 * GIB), false),
+                Want {
+                    regime: CygwinSbrk,
+                    noreserve: false,
+                    pool: (0, 0),
+                    hard: None,
+                    said: &[("pool_size", "-s 0")],
+                    extra: |d| {
+                        assert_eq!(d.gap_args()[..2], ["-s", "0"]);
+                        assert_eq!(d.initial_workspace, 128 * MIB);
+                    },
+                },
+            ),
+            Row {
+                name: "native Windows",
+                facts: other(Platform::Windows, Some(8 * GIB), true),
+                ov: Overrides::default(),
+                want: Err(PolicyError::WindowsUnsupported),
+            },
+            row(
+                "unknown platform, RAM unknown",
+                other(Platform::Other("haiku".into()), None, false),
+                Want {
+                    regime: OtherBaseline,
+                    noreserve: false,
+                    pool: (400 * MIB, 400 * MIB),
+                    hard: None,
+                    said: &[("pool_size", "SageMath"), ("warn_limit", "assumed")],
+                    extra: nothing,
+                },
+            ),
+            Row {
+                name: "override pool above override hard limit: clamped",
+                facts: linux(g24, 0, 0, true, 0),
+                ov: Overrides {
+                    pool_size: Some(3 * GIB),
+                    hard_limit: Some(2 * GIB),
+                    ..Default::default()
+                },
+                want: Ok(Want {
+                    regime: LinuxNoreserve,
+                    noreserve: true,
+                    pool: (2 * GIB, 2 * GIB),
+                    hard: Some((2 * GIB, 2 * GIB)),
+                    said: &[
+                        ("pool_size", "override: 3 GiB"),
+                        ("pool_size", "capped at the hard limit"),
+                        ("hard_limit", "override"),
+                    ],
+                    extra: nothing,
+                }),
+            },
+            Row {
+                name: "override noreserve without hook",
+                facts: linux(g24, 0, 0, false, 0),
+                ov: Overrides {
+                    noreserve: Some(true),
+                    ..Default::default()
+                },
+                want: Err(PolicyError::NoreserveUnavailable),
+            },
+            Row {
+                name: "override -s 0 on Linux",
+                facts: linux(g24, 0, 0, true, 0),
+                ov: Overrides {
+                    pool_size: Some(0),
+                    ..Default::default()
+                },
+                want: Err(PolicyError::SbrkOnLinux),
+            },
+            Row {
+                name: "override noreserve off with hook",
+                facts: linux(g24, 0, 0, true, 8),
+                ov: Overrides {
+                    noreserve: Some(false),
+                    ..Default::default()
+                },
+                want: Ok(Want {
+                    regime: LinuxReserved,
+                    noreserve: false,
+                    pool: (400 * MIB, 500 * MIB),
+                    hard: None,
+                    said: &[("noreserve", "override (off)")],
+                    extra: nothing,
+                }),
+            },
+            Row {
+                name: "override noreserve on in mode 2",
+                facts: linux(g24, 0, 2, true, 0),
+                ov: Overrides {
+                    noreserve: Some(true),
+                    ..Default::default()
+                },
+                want: Ok(Want {
+                    regime: LinuxStrictOvercommit,
+                    noreserve: true,
+                    pool: (GIB, 12 * GIB),
+                    hard: None,
+                    said: &[("noreserve", "ignores MAP_NORESERVE")],
+                    extra: nothing,
+                }),
+            },
+            Row {
+                name: "all overrides, consistent",
+                facts: linux(g24, 0, 0, true, 0),
+                ov: Overrides {
+                    pool_size: Some(GIB),
+                    warn_limit: Some(3 * GIB),
+                    hard_limit: Some(8 * GIB),
+                    initial_workspace: Some(64 * MIB),
+                    noreserve: None,
+                },
+                want: Ok(Want {
+                    regime: LinuxNoreserve,
+                    noreserve: true,
+                    pool: (GIB, GIB),
+                    hard: Some((8 * GIB, 8 * GIB)),
+                    said: &[
+                        ("pool_size", "override"),
+                        ("warn_limit", "override"),
+                        ("hard_limit", "override"),
+                        ("initial_workspace", "override"),
+                    ],
+                    extra: |d| {
+                        assert_eq!(
+                            d.gap_args(),
+                            [
+                                "-s", "1048576k", "-o", "3145728k", "-K", "8388608k", "-m",
+                                "65536k"
+                            ]
+                        );
+                    },
+                }),
+            },
+            Row {
+                name: "override pool too big for mode 2",
+                facts: linux(g24, 0, 2, false, 4),
+                ov: Overrides {
+                    pool_size: Some(3 * GIB),
+                    ..Default::default()
+                },
+                want: Ok(Want {
+                    regime: LinuxStrictOvercommit,
+                    noreserve: false,
+                    pool: (3 * GIB, 3 * GIB),
+                    hard: None,
+                    said: &[("pool_size", "forks may fail")],
+                    extra: nothing,
+                }),
+            },
+            Row {
+                name: "override warn limit above the cgroup's hard limit",
+                facts: with(linux(g24, 0, 0, true, 0), |f| {
+                    f.cgroup_memory_max = Fact::injected(4 * GIB)
+                }),
+                ov: Overrides {
+                    warn_limit: Some(10 * GIB),
+                    ..Default::default()
+                },
+                want: Ok(Want {
+                    regime: LinuxNoreserve,
+                    noreserve: true,
+                    pool: (3 * GIB, 4 * GIB),
+                    hard: Some((3 * GIB, 4 * GIB)),
+                    said: &[("warn_limit", "lowered to the hard limit")],
+                    extra: |d| assert_eq!(Some(d.warn_limit), d.hard_limit),
+                }),
+            },
+            Row {
+                name: "override no hard limit despite a cgroup",
+                facts: with(linux(g24, 0, 0, true, 0), |f| {
+                    f.cgroup_memory_max = Fact::injected(4 * GIB)
+                }),
+                ov: Overrides {
+                    hard_limit: Some(0),
+                    ..Default::default()
+                },
+                want: Ok(Want {
+                    regime: LinuxNoreserve,
+                    noreserve: true,
+                    pool: (4 * GIB, 4 * GIB),
+                    hard: None,
+                    said: &[("hard_limit", "override: no hard limit")],
+                    extra: nothing,
+                }),
+            },
+        ]
+    }
+
+    #[test]
+    fn table() {
+        for Row {
+            name,
+            facts,
+            ov,
+            want,
+        } in rows()
+        {
+            let got = decide(&facts, &ov);
+            let want = match want {
+                Err(e) => {
+                    assert_eq!(got, Err(e), "{name}");
+                    continue;
+                }
+                Ok(w) => w,
+            };
+            let d = got.unwrap_or_else(|e| panic!("{name}: {e}"));
+            let ctx = || format!("{name}: {d:#?}");
+            assert_eq!(d.regime, want.regime, "{}", ctx());
+            assert_eq!(d.noreserve, want.noreserve, "{}", ctx());
+            assert!(
+                (want.pool.0..=want.pool.1).contains(&d.pool_size),
+                "pool {} not in {}..={}: {}",
+                fb(d.pool_size),
+                fb(want.pool.0),
+                fb(want.pool.1),
+                ctx()
+            );
+            match (want.hard, d.hard_limit) {
+                (None, None) => {}
+                (Some((lo, hi)), Some(k)) => assert!((lo..=hi).contains(&k), "{}", ctx()),
+                _ => panic!("hard limit: {}", ctx()),
+            }
+            for (field, text) in want.said {
+                assert!(
+                    reason(&d, field).contains(text),
+                    "{field} should say {text:?}: {}",
+                    ctx()
+                );
+            }
+            assert!(d.initial_workspace <= d.warn_limit, "{}", ctx());
+            (want.extra)(&d);
+        }
+    }
+
+    #[test]
+    fn decision_json_has_stable_names() {
+        let d = decide(&linux(8 * GIB, 0, 0, true, 2), &Overrides::default()).unwrap();
+        let v = serde_json::to_value(&d).unwrap();
+        for key in [
+            "pool_size",
+            "warn_limit",
+            "hard_limit",
+            "initial_workspace",
+            "noreserve",
+            "regime",
+            "sagemath_baseline",
+            "reasons",
+        ] {
+            assert!(v.get(key).is_some(), "missing {key} in {v}");
+        }
+        assert_eq!(v["regime"], "linux_noreserve");
+        assert!(v["reasons"]["pool_size"].is_string());
+        let back: PoolDecision = serde_json::from_value(v).unwrap();
+        assert_eq!(back, d);
+    }
+
+    #[test]
+    fn overrides_from_partial_json_and_precedence() {
+        let env: Overrides =
+            serde_json::from_str(r#"{"pool_size": 1024, "noreserve": false}"#).unwrap();
+        let cli = Overrides {
+            pool_size: Some(2048),
+            ..Default::default()
+        };
+        let merged = cli.or(env);
+        assert_eq!(merged.pool_size, Some(2048));
+        assert_eq!(merged.noreserve, Some(false));
+        assert_eq!(merged.hard_limit, None);
+    }
+
+    #[test]
+    fn sizes_format_and_parse() {
+        assert_eq!(format_bytes(0), "0 B");
+        assert_eq!(format_bytes(300), "300 B");
+        assert_eq!(format_bytes(512 * MIB), "512 MiB");
+        assert_eq!(format_bytes(3 * GIB / 2), "1.5 GiB");
+        assert_eq!(format_bytes(TIB), "1 TiB");
+        assert_eq!(parse_size("3145728k"), Some(3 * GIB));
+        assert_eq!(parse_size("3g"), Some(3 * GIB));
+        assert_eq!(parse_size("64M"), Some(64 * MIB));
+        assert_eq!(parse_size("1t"), Some(TIB));
+        assert_eq!(parse_size("4096"), Some(4096));
+        assert_eq!(parse_size("0"), Some(0));
+        for bad in ["", "k", "-1k", "1.5g", "12q", "99999999999999999999g"] {
+            assert_eq!(parse_size(bad), None, "{bad}");
+        }
+        assert_eq!(gap_size(0), "0");
+        assert_eq!(gap_size(GIB), "1048576k");
+    }
+
+    #[test]
+    fn errors_explain_themselves() {
+        let msg = PolicyError::WindowsUnsupported.to_string();
+        assert!(msg.contains("Windows") && msg.contains("Cygwin"), "{msg}");
+    }
+
+    /// Read `-s -o -K -m` back from GAP arguments.
+    fn parse_args(args: &[String]) -> (u64, u64, Option<u64>, u64) {
+        let (mut s, mut o, mut k, mut m) = (None, None, None, None);
+        for pair in args.chunks(2) {
+            let v = parse_size(&pair[1]).expect("size");
+            match pair[0].as_str() {
+                "-s" => s = Some(v),
+                "-o" => o = Some(v),
+                "-K" => k = Some(v),
+                "-m" => m = Some(v),
+                f => panic!("unexpected flag {f}"),
+            }
+        }
+        (s.unwrap(), o.unwrap(), k, m.unwrap())
+    }
+
+    fn arb_linux() -> impl Strategy<Value = MachineFacts> {
+        (
+            (
+                64 * MIB..=2 * TIB,
+                0u64..=100,
+                prop::option::of(0..=4 * TIB),
+            ),
+            (0u8..=2, 0u64..=150),
+            (
+                prop::option::of(32 * MIB..=4 * TIB),
+                prop::option::of(32 * MIB..=4 * TIB),
+                prop::option::of(32 * MIB..=4 * TIB),
+                prop::option::of(32 * MIB..=4 * TIB),
+            ),
+            (any::<bool>(), 0u32..=128),
+        )
+            .prop_map(
+                |(
+                    (ram, avail_pct, swap),
+                    (mode, used_pct),
+                    (cg_max, cg_high, r_as, r_data),
+                    (hook, workers),
+                )| {
+                    let swap = swap.unwrap_or(0);
+                    let mut f = linux(ram, swap, mode, hook, workers);
+                    f.available_ram = Fact::injected(ram / 100 * avail_pct);
+                    let limit = swap + ram / 2;
+                    f.committed_as = Fact::injected(limit / 100 * used_pct);
+                    f.cgroup_memory_max = Fact::new(cg_max, "injected");
+                    f.cgroup_memory_high = Fact::new(cg_high, "injected");
+                    f.rlimit_as = Fact::new(r_as, "injected");
+                    f.rlimit_data = Fact::new(r_data, "injected");
+                    f
+                },
+            )
+    }
+
+    fn arb_facts() -> impl Strategy<Value = MachineFacts> {
+        prop_oneof![
+            4 => arb_linux(),
+            1 => (prop::option::of(64 * MIB..=TIB), any::<bool>(), 0usize..3).prop_map(|(ram, hook, p)| {
+                let platform = [Platform::MacOs, Platform::Cygwin, Platform::Other("x".into())][p].clone();
+                other(platform, ram, hook)
+            }),
+        ]
+    }
+
+    fn arb_overrides() -> impl Strategy<Value = Overrides> {
+        let size = || prop::option::of(prop_oneof![Just(0u64), 1u64..=TIB]);
+        (
+            size(),
+            size(),
+            size(),
+            size(),
+            prop::option::of(any::<bool>()),
+        )
+            .prop_map(
+                |(pool_size, warn_limit, hard_limit, initial_workspace, noreserve)| Overrides {
+                    pool_size,
+                    warn_limit,
+                    hard_limit,
+                    initial_workspace,
+                    noreserve,
+                },
+            )
+    }
+
+    /// The relations every decision keeps, overrides or not.
+    fn check_consistent(f: &MachineFacts, d: &PoolDecision) -> Result<(), TestCaseError> {
+        if let Some(k) = d.hard_limit {
+            prop_assert!(d.pool_size <= k);
+            prop_assert!(d.warn_limit <= k);
+            prop_assert!(d.initial_workspace <= k);
+        }
+        for r in [f.rlimit_as.get(), f.rlimit_data.get()]
+            .into_iter()
+            .flatten()
+        {
+            prop_assert!(d.pool_size <= r / 2, "pool {} vs rlimit {}", d.pool_size, r);
+        }
+        if d.pool_size > 0 {
+            prop_assert!(d.initial_workspace <= d.pool_size);
+        }
+        prop_assert!(d.initial_workspace <= d.warn_limit);
+        for v in [
+            d.pool_size,
+            d.warn_limit,
+            d.initial_workspace,
+            d.hard_limit.unwrap_or(0),
+        ] {
+            prop_assert_eq!(v % KIB, 0);
+        }
+        Ok(())
+    }
+
+    proptest! {
+        #[test]
+        fn derived_values_stay_within_their_limits(f in arb_linux()) {
+            let d = decide(&f, &Overrides::default()).unwrap();
+            check_consistent(&f, &d)?;
+            prop_assert!(d.pool_size > 0, "never -s 0 on Linux");
+            let bounds = [f.cgroup_limit(), f.rlimit_as.get(), f.rlimit_data.get()];
+            for b in bounds.into_iter().flatten() {
+                let k = d.hard_limit.expect("a bound gives a hard limit");
+                prop_assert!(k <= b);
+                prop_assert!(d.pool_size <= b && d.warn_limit <= b);
+            }
+            if bounds.iter().all(Option::is_none) {
+                prop_assert_eq!(d.hard_limit, None);
+            }
+            let smallest_cap = [d.hard_limit, f.rlimit_as.get().map(|r| r / 2), f.rlimit_data.get().map(|r| r / 2)]
+                .into_iter().flatten().min().unwrap_or(u64::MAX);
+            if smallest_cap >= GAP_MIN_POOL + MIB {
+                prop_assert!(d.pool_size >= GAP_MIN_POOL);
+            }
+        }
+
+        #[test]
+        fn mode2_pools_fit_the_commit_headroom(f in arb_linux()) {
+            let mut f = f;
+            f.overcommit_memory = Fact::injected(2);
+            let d = decide(&f, &Overrides::default()).unwrap();
+            prop_assert!(!d.noreserve);
+            let headroom = f.commit_limit.get().unwrap().saturating_sub(f.committed_as.get().unwrap());
+            let procs = u64::from(f.planned_workers) + 1;
+            if procs * GAP_MIN_POOL <= headroom {
+                prop_assert!(procs * d.pool_size <= headroom,
+                    "{} × {} > {}", procs, d.pool_size, headroom);
+            } else {
+                prop_assert!(d.reasons.pool_size.contains("forks may fail") || d.pool_size < GAP_MIN_POOL);
+            }
+        }
+
+        #[test]
+        fn overrides_keep_the_relations_and_args_parse_back(f in arb_facts(), ov in arb_overrides()) {
+            let Ok(d) = decide(&f, &ov) else {
+                // Only the documented refusals.
+                prop_assert!(
+                    (ov.noreserve == Some(true) && !f.hook_available)
+                        || (ov.pool_size == Some(0) && f.platform == Platform::Linux)
+                );
+                return Ok(());
+            };
+            check_consistent(&f, &d)?;
+            let (s, o, k, m) = parse_args(&d.gap_args());
+            prop_assert_eq!(s, d.pool_size);
+            prop_assert_eq!(o, d.warn_limit);
+            prop_assert_eq!(k, d.hard_limit);
+            prop_assert_eq!(m, d.initial_workspace);
+            if ov.pool_size.is_some_and(|p| p > 0) {
+                prop_assert!(d.reasons.pool_size.contains("override"));
+            }
+            if ov.noreserve.is_some() {
+                prop_assert!(d.reasons.noreserve.contains("override"));
+            }
+        }
+    }
+
+    #[test]
+    fn decide_is_cheap() {
+        let f = linux(24 * GIB, 0, 2, true, 8);
+        let start = std::time::Instant::now();
+        for _ in 0..1000 {
+            std::hint::black_box(decide(std::hint::black_box(&f), &Overrides::default()).unwrap());
+        }
+        assert!(start.elapsed().as_millis() < 500);
+    }
+}

@@ -1,0 +1,606 @@
+/*
+ * gaprun C shim: the only code in gaprun that enters GAP.
+ *
+ * Every entry point follows one pattern:
+ *
+ *     int ok = GAP_Enter();      // setjmp: GAP errors come back here
+ *     if (ok) { ... work ... }
+ *     GAP_Leave();
+ *     return ok ? GAPRUN_OK : GAPRUN_ERROR;
+ *
+ * so a GAP error never unwinds through Rust. Values that live across the
+ * setjmp are `volatile`. Loops that read several statements use GAP's own
+ * read-eval step (ReadEvalCommand), which catches errors per statement.
+ *
+ * SPDX-License-Identifier: GPL-2.0-or-later
+ */
+#define _GNU_SOURCE
+#include "gaprun_shim.h"
+
+#include <errno.h>
+#include <string.h>
+#include <sys/mman.h>
+#include <sys/types.h>
+
+#include "libgap-api.h"
+
+#include "ariths.h"
+#include "calls.h"
+#include "error.h"
+#include "gap.h"
+#include "gapstate.h"
+#include "gasman.h"
+#include "gvars.h"
+#include "io.h"
+#include "opers.h"
+#include "plist.h"
+#include "precord.h"
+#include "read.h"
+#include "records.h"
+#include "stringobj.h"
+#include "trycatch.h"
+
+/* ---- pool hook ----------------------------------------------------------
+ * When libgap is linked statically, build.rs renames libgap's `mmap` to
+ * `gaprun_pool_mmap` (objcopy --redefine-sym). Only GAP's allocator
+ * (sysmem.c: the pool and its growth) calls mmap in libgap, so every call
+ * arriving here is a pool mapping. */
+
+static volatile int pool_noreserve = 0;
+static gaprun_pool_stats pool_stats = { 0, 0, 0, 0 };
+
+void * gaprun_pool_mmap(void * addr, size_t len, int prot, int flags, int fd,
+                        off_t offset)
+{
+    pool_stats.hooked = 1;
+    if ((flags & MAP_ANONYMOUS) && fd == -1) {
+        pool_stats.mappings++;
+        pool_stats.bytes += len;
+        if (pool_noreserve) {
+            flags |= MAP_NORESERVE;
+            pool_stats.noreserve++;
+        }
+    }
+    return mmap(addr, len, prot, flags, fd, offset);
+}
+
+void gaprun_pool_set_noreserve(int on)
+{
+    pool_noreserve = on ? 1 : 0;
+}
+
+void gaprun_pool_get_stats(gaprun_pool_stats * out)
+{
+    *out = pool_stats;
+#ifdef GAPRUN_POOL_HOOK
+    out->hooked = 1;
+#else
+    out->hooked = 0;
+#endif
+}
+
+/* ---- start-up ----------------------------------------------------------- */
+
+static int          initialized = 0;
+static uint64_t     error_count = 0;
+static Obj          error_buffer = 0;   /* GAP string the error stream fills */
+static Obj          error_stream = 0;   /* OutputTextString on error_buffer */
+static Obj          errout_name = 0;    /* the string "*errout*" */
+static UInt         gvar_error_output = 0;
+
+static void on_gap_error(void)
+{
+    error_count++;
+}
+
+/* GAP code run once after start-up: no break loop, tracebacks on errors. */
+static const char setup_code[] =
+    "BreakOnError := false;;\n"
+    "AlwaysPrintTracebackOnError := true;;\n"
+    "MakeReadWriteGlobal(\"ERROR_OUTPUT\");;\n";
+
+static int run_setup_code(void)
+{
+    volatile int status = GAPRUN_OK;
+    int ok = GAP_Enter();
+    if (ok) {
+        Obj res = GAP_EvalString(setup_code);
+        for (Int i = 1; i <= LEN_PLIST(res); i++) {
+            Obj entry = ELM_PLIST(res, i);
+            if (ELM_PLIST(entry, 1) != True)
+                status = GAPRUN_ERROR;
+        }
+        error_buffer = NEW_STRING(0);
+        error_stream = DoOperation2Args(
+            ValGVar(GVarName("OutputTextString")), error_buffer, True);
+        errout_name = MakeImmString("*errout*");
+        gvar_error_output = GVarName("ERROR_OUTPUT");
+        AssGVar(gvar_error_output, error_stream);
+    }
+    GAP_Leave();
+    return ok ? status : GAPRUN_ERROR;
+}
+
+static void mark_shim_roots(void);
+static gaprun_mark_fn host_mark = 0;
+
+static void mark_all(void)
+{
+    mark_shim_roots();
+    if (host_mark)
+        host_mark();
+}
+
+int gaprun_initialize(int argc, char ** argv, gaprun_mark_fn mark)
+{
+    if (initialized)
+        return GAPRUN_MISUSE;
+    host_mark = mark;
+    GAP_Initialize(argc, argv, mark_all, on_gap_error, 0);
+    initialized = 1;
+    return run_setup_code();
+}
+
+int gaprun_is_initialized(void)
+{
+    return initialized;
+}
+
+void gaprun_mark(gaprun_obj obj)
+{
+    if (obj)
+        GAP_MarkBag((Obj)obj);
+}
+
+static void mark_shim_roots(void)
+{
+    if (error_buffer)
+        GAP_MarkBag(error_buffer);
+    if (error_stream)
+        GAP_MarkBag(error_stream);
+    if (errout_name)
+        GAP_MarkBag(errout_name);
+}
+
+/* ---- errors ------------------------------------------------------------- */
+
+const char * gaprun_error_text(size_t * len)
+{
+    if (!error_buffer) {
+        *len = 0;
+        return "";
+    }
+    *len = GET_LEN_STRING(error_buffer);
+    return CONST_CSTR_STRING(error_buffer);
+}
+
+void gaprun_error_clear(void)
+{
+    if (error_buffer)
+        SET_LEN_STRING(error_buffer, 0);
+}
+
+int gaprun_error_capture(int on)
+{
+    if (!initialized)
+        return GAPRUN_MISUSE;
+    AssGVar(gvar_error_output, on ? error_stream : errout_name);
+    return GAPRUN_OK;
+}
+
+uint64_t gaprun_error_count(void)
+{
+    return error_count;
+}
+
+/* ---- evaluation --------------------------------------------------------- */
+
+static Obj make_output_string_stream(Obj buffer)
+{
+    return DoOperation2Args(ValGVar(GVarName("OutputTextString")), buffer,
+                            True);
+}
+
+/* Copy a capture buffer into a fresh string and empty the buffer. */
+static Obj take_buffer(Obj buffer)
+{
+    Obj copy = CopyToStringRep(buffer);
+    SET_LEN_STRING(buffer, 0);
+    return copy;
+}
+
+int gaprun_eval_capture(const char * code, size_t len, int want_view,
+                        gaprun_obj * out)
+{
+    volatile Obj results = 0;
+    *out = 0;
+    if (!initialized)
+        return GAPRUN_MISUSE;
+    int ok = GAP_Enter();
+    if (ok) {
+        Obj source = MakeStringWithLen(code, len);
+        Obj instream =
+            CALL_1ARGS(ValGVar(GVarName("InputTextString")), source);
+        Obj outbuf = NEW_STRING(0);
+        Obj outstream = make_output_string_stream(outbuf);
+        Obj viewbuf = NEW_STRING(0);
+        Obj viewstream = make_output_string_stream(viewbuf);
+
+        results = NEW_PLIST(T_PLIST, 4);
+        TypInputFile input = { 0 };
+        if (OpenInputStream(&input, instream, FALSE)) {
+            while (1) {
+                Obj  value = 0;
+                BOOL dual = FALSE;
+                Int  status;
+                TypOutputFile output = { 0 };
+                OpenOutputStream(&output, outstream);
+                SET_LEN_STRING(error_buffer, 0);
+                ExecStatus st = ReadEvalCommand(0, &input, &value, &dual);
+                CloseOutput(&output);
+                if (st == STATUS_EOF && GET_LEN_STRING(outbuf) == 0)
+                    break;
+                if (st == STATUS_ERROR || STATE(UserHasQUIT))
+                    status = STATE(UserHasQUIT) ? 2 : 1;
+                else if (st == STATUS_QUIT || st == STATUS_QQUIT)
+                    status = 2;
+                else
+                    status = 0;
+                Obj entry = NEW_PLIST(T_PLIST, 6);
+                AssPlist(entry, 1, INTOBJ_INT(status));
+                AssPlist(entry, 2, dual ? True : False);
+                if (status == 0 && value) {
+                    AssPlist(entry, 3, value);
+                    if (want_view && !dual) {
+                        TypOutputFile vout = { 0 };
+                        OpenOutputStream(&vout, viewstream);
+                        ViewObjHandler(value);
+                        CloseOutput(&vout);
+                        Obj view = take_buffer(viewbuf);
+                        /* ViewObjHandler ends with a newline; drop it */
+                        UInt vlen = GET_LEN_STRING(view);
+                        if (vlen > 0 && CHARS_STRING(view)[vlen - 1] == '\n')
+                            SET_LEN_STRING(view, vlen - 1);
+                        AssPlist(entry, 4, view);
+                    }
+                }
+                AssPlist(entry, 5, take_buffer(outbuf));
+                AssPlist(entry, 6, take_buffer(error_buffer));
+                PushPlist(results, entry);
+                if (status == 2 || st == STATUS_EOF)
+                    break;
+            }
+            CloseInput(&input);
+        }
+        STATE(UserHasQuit) = FALSE;
+        STATE(UserHasQUIT) = FALSE;
+        *out = results;
+    }
+    GAP_Leave();
+    return ok ? GAPRUN_OK : GAPRUN_ERROR;
+}
+
+/* GAP's exit code as set by QuitGap(n) / QUIT_GAP(n). */
+static int gap_exit_code(void)
+{
+    Obj func = ValGVar(GVarName("GapExitCode"));
+    if (!func || !IS_FUNC(func))
+        return 0;
+    Obj code = CALL_0ARGS(func);
+    if (code && IS_INTOBJ(code))
+        return (int)INT_INTOBJ(code);
+    return 0;
+}
+
+/* The read-eval loop of the command line: like GAP's own main loop (last,
+ * value echo) but without a break loop. */
+static void read_eval_input(TypInputFile * input, int flags,
+                            gaprun_loop_report * report)
+{
+    int in_break = 0;
+    while (1) {
+        Obj           value = 0;
+        BOOL          dual = FALSE;
+        TypOutputFile errout = { 0 };
+        int           redirected = 0;
+        if (in_break && (flags & GAPRUN_LOOP_BREAK_OUTPUT))
+            redirected = OpenOutput(&errout, "*errout*", FALSE) ? 1 : 0;
+        ExecStatus st = ReadEvalCommand(0, input, &value, &dual);
+        if (st == STATUS_END && value != 0) {
+            UpdateLast(value);
+            if ((flags & GAPRUN_LOOP_ECHO) && !dual)
+                ViewObjHandler(value);
+        }
+        else if (st == STATUS_RETURN) {
+            Pr("'return' must not be used in file read-eval loop\n", 0, 0);
+        }
+        if (redirected)
+            CloseOutput(&errout);
+        if (STATE(UserHasQUIT) || st == STATUS_QQUIT) {
+            report->quit = 2;
+            report->exit_code = gap_exit_code();
+            break;
+        }
+        if (st == STATUS_EOF)
+            break;
+        report->statements++;
+        if (st == STATUS_QUIT) {
+            if (in_break) {
+                in_break = 0;
+                continue;
+            }
+            report->quit = 1;
+            break;
+        }
+        if (st == STATUS_ERROR) {
+            report->errors++;
+            if (flags & GAPRUN_LOOP_STOP_ON_ERROR)
+                break;
+            in_break = 1;
+        }
+    }
+    STATE(UserHasQuit) = FALSE;
+    STATE(UserHasQUIT) = FALSE;
+}
+
+int gaprun_loop_file(const char * path, int flags,
+                     gaprun_loop_report * report)
+{
+    volatile int opened = 0;
+    memset(report, 0, sizeof(*report));
+    if (!initialized)
+        return GAPRUN_MISUSE;
+    int ok = GAP_Enter();
+    if (ok) {
+        TypInputFile input = { 0 };
+        if (OpenInput(&input, path)) {
+            opened = 1;
+            read_eval_input(&input, flags, report);
+            CloseInput(&input);
+        }
+        Pr("\03", 0, 0); /* flush GAP's buffered output */
+    }
+    GAP_Leave();
+    if (!ok)
+        return GAPRUN_ERROR;
+    if (!opened)
+        return GAPRUN_MISUSE;
+    return report->quit == 2 ? GAPRUN_QUIT : GAPRUN_OK;
+}
+
+int gaprun_loop_string(const char * code, size_t len, int flags,
+                       gaprun_loop_report * report)
+{
+    memset(report, 0, sizeof(*report));
+    if (!initialized)
+        return GAPRUN_MISUSE;
+    int ok = GAP_Enter();
+    if (ok) {
+        Obj source = MakeStringWithLen(code, len);
+        Obj instream =
+            CALL_1ARGS(ValGVar(GVarName("InputTextString")), source);
+        TypInputFile input = { 0 };
+        if (OpenInputStream(&input, instream, FALSE)) {
+            read_eval_input(&input, flags, report);
+            CloseInput(&input);
+        }
+        Pr("\03", 0, 0);
+    }
+    GAP_Leave();
+    if (!ok)
+        return GAPRUN_ERROR;
+    return report->quit == 2 ? GAPRUN_QUIT : GAPRUN_OK;
+}
+
+/* ---- globals, calls and values ------------------------------------------ */
+
+int gaprun_global_get(const char * name, gaprun_obj * out)
+{
+    *out = 0;
+    if (!initialized)
+        return GAPRUN_MISUSE;
+    int ok = GAP_Enter();
+    if (ok) {
+        *out = GAP_ValueGlobalVariable(name);
+    }
+    GAP_Leave();
+    return ok ? GAPRUN_OK : GAPRUN_ERROR;
+}
+
+int gaprun_global_set(const char * name, gaprun_obj value)
+{
+    if (!initialized)
+        return GAPRUN_MISUSE;
+    int ok = GAP_Enter();
+    if (ok) {
+        if (!GAP_CanAssignGlobalVariable(name)) {
+            ErrorQuit("Variable: '%s' is read only", (Int)name, 0);
+        }
+        GAP_AssignGlobalVariable(name, (Obj)value);
+    }
+    GAP_Leave();
+    return ok ? GAPRUN_OK : GAPRUN_ERROR;
+}
+
+int gaprun_call(gaprun_obj func, size_t nargs, const gaprun_obj * args,
+                gaprun_obj * out)
+{
+    *out = 0;
+    if (!initialized)
+        return GAPRUN_MISUSE;
+    int ok = GAP_Enter();
+    if (ok) {
+        *out = GAP_CallFuncArray((Obj)func, nargs, (Obj *)args);
+    }
+    GAP_Leave();
+    return ok ? GAPRUN_OK : GAPRUN_ERROR;
+}
+
+int gaprun_view_string(gaprun_obj obj, int print, gaprun_obj * out)
+{
+    *out = 0;
+    if (!initialized)
+        return GAPRUN_MISUSE;
+    /* volatile: GAP_TRY below sets a second jump point in this frame */
+    volatile int ok = GAP_Enter();
+    if (ok) {
+        Obj buf = NEW_STRING(0);
+        Obj stream = make_output_string_stream(buf);
+        TypOutputFile output = { 0 };
+        OpenOutputStream(&output, stream);
+        /* close the output again when the object's method raises */
+        GAP_TRY
+        {
+            if (print)
+                PrintObj((Obj)obj);
+            else
+                ViewObj((Obj)obj);
+        }
+        GAP_CATCH
+        {
+            CloseOutput(&output);
+            GAP_THROW();
+        }
+        CloseOutput(&output);
+        *out = CopyToStringRep(buf);
+    }
+    GAP_Leave();
+    return ok ? GAPRUN_OK : GAPRUN_ERROR;
+}
+
+int gaprun_binop(int op, gaprun_obj a, gaprun_obj b, gaprun_obj * out)
+{
+    *out = 0;
+    if (!initialized)
+        return GAPRUN_MISUSE;
+    int ok = GAP_Enter();
+    if (ok) {
+        Obj x = (Obj)a, y = (Obj)b, r = 0;
+        switch (op) {
+        case GAPRUN_OP_SUM: r = SUM(x, y); break;
+        case GAPRUN_OP_DIFF: r = DIFF(x, y); break;
+        case GAPRUN_OP_PROD: r = PROD(x, y); break;
+        case GAPRUN_OP_QUO: r = QUO(x, y); break;
+        case GAPRUN_OP_POW: r = POW(x, y); break;
+        case GAPRUN_OP_MOD: r = MOD(x, y); break;
+        case GAPRUN_OP_LQUO: r = LQUO(x, y); break;
+        case GAPRUN_OP_COMM: r = COMM(x, y); break;
+        default: ErrorQuit("gaprun: unknown operation %d", op, 0);
+        }
+        *out = r;
+    }
+    GAP_Leave();
+    return ok ? GAPRUN_OK : GAPRUN_ERROR;
+}
+
+int gaprun_compare(int op, gaprun_obj a, gaprun_obj b, int * out)
+{
+    *out = 0;
+    if (!initialized)
+        return GAPRUN_MISUSE;
+    int ok = GAP_Enter();
+    if (ok) {
+        Obj x = (Obj)a, y = (Obj)b;
+        switch (op) {
+        case 0: *out = EQ(x, y) ? 1 : 0; break;
+        case 1: *out = LT(x, y) ? 1 : 0; break;
+        case 2: *out = IN(x, y) ? 1 : 0; break;
+        default: ErrorQuit("gaprun: unknown comparison %d", op, 0);
+        }
+    }
+    GAP_Leave();
+    return ok ? GAPRUN_OK : GAPRUN_ERROR;
+}
+
+int gaprun_make_string(const char * bytes, size_t len, gaprun_obj * out)
+{
+    *out = 0;
+    if (!initialized)
+        return GAPRUN_MISUSE;
+    int ok = GAP_Enter();
+    if (ok) {
+        *out = MakeStringWithLen(bytes, len);
+    }
+    GAP_Leave();
+    return ok ? GAPRUN_OK : GAPRUN_ERROR;
+}
+
+int gaprun_string_bytes(gaprun_obj obj, const char ** bytes, size_t * len)
+{
+    *bytes = 0;
+    *len = 0;
+    if (!initialized)
+        return GAPRUN_MISUSE;
+    if (!obj || !IS_STRING_REP((Obj)obj))
+        return GAPRUN_MISUSE;
+    *bytes = CONST_CSTR_STRING((Obj)obj);
+    *len = GET_LEN_STRING((Obj)obj);
+    return GAPRUN_OK;
+}
+
+int gaprun_list_length(gaprun_obj list, size_t * out)
+{
+    *out = 0;
+    if (!initialized)
+        return GAPRUN_MISUSE;
+    int ok = GAP_Enter();
+    if (ok) {
+        if (!GAP_IsList((Obj)list))
+            ErrorQuit("gaprun: expected a list", 0, 0);
+        *out = GAP_LenList((Obj)list);
+    }
+    GAP_Leave();
+    return ok ? GAPRUN_OK : GAPRUN_ERROR;
+}
+
+int gaprun_list_elm(gaprun_obj list, size_t pos, gaprun_obj * out)
+{
+    *out = 0;
+    if (!initialized)
+        return GAPRUN_MISUSE;
+    int ok = GAP_Enter();
+    if (ok) {
+        if (!GAP_IsList((Obj)list))
+            ErrorQuit("gaprun: expected a list", 0, 0);
+        if (pos >= 1 && pos <= GAP_LenList((Obj)list))
+            *out = GAP_ElmList((Obj)list, pos);
+    }
+    GAP_Leave();
+    return ok ? GAPRUN_OK : GAPRUN_ERROR;
+}
+
+int gaprun_make_int(int64_t value, gaprun_obj * out)
+{
+    *out = 0;
+    if (!initialized)
+        return GAPRUN_MISUSE;
+    int ok = GAP_Enter();
+    if (ok) {
+        *out = GAP_NewObjIntFromInt((Int)value);
+    }
+    GAP_Leave();
+    return ok ? GAPRUN_OK : GAPRUN_ERROR;
+}
+
+int gaprun_int_value(gaprun_obj obj, int64_t * out)
+{
+    *out = 0;
+    if (!obj || !IS_INTOBJ((Obj)obj))
+        return GAPRUN_MISUSE;
+    *out = (int64_t)INT_INTOBJ((Obj)obj);
+    return GAPRUN_OK;
+}
+
+/* ---- memory ------------------------------------------------------------- */
+
+int gaprun_collect(int full)
+{
+    if (!initialized)
+        return GAPRUN_MISUSE;
+    int ok = GAP_Enter();
+    if (ok) {
+        GAP_CollectBags(full ? 1 : 0);
+    }
+    GAP_Leave();
+    return ok ? GAPRUN_OK : GAPRUN_ERROR;
+}

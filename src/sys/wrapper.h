@@ -1,0 +1,3 @@
+/* Input for bindgen: GAP's public C API and gaprun's shim. */
+#include "libgap-api.h"
+#include "gaprun_shim.h"
