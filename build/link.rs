@@ -75,8 +75,15 @@ pub fn link_gap(install: &GapInstall, out_dir: &Path) -> Result<Linked, String> 
 
 pub fn compile_shim(install: &GapInstall, linked: &Linked, manifest_dir: &Path) {
     let mut build = cc::Build::new();
+    // Every C file in src/shim is part of the shim (one file per concern).
+    let shim_dir = manifest_dir.join("src/shim");
+    let mut sources: Vec<PathBuf> = fs::read_dir(&shim_dir)
+        .map(|rd| rd.flatten().map(|e| e.path()).collect())
+        .unwrap_or_default();
+    sources.retain(|p| p.extension().is_some_and(|e| e == "c"));
+    sources.sort();
     build
-        .file(manifest_dir.join("src/shim/gaprun_shim.c"))
+        .files(&sources)
         .include(&install.include_dir)
         .include(manifest_dir.join("src/shim"))
         .flag_if_supported("-Wno-unused-parameter")

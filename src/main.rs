@@ -1,9 +1,7 @@
-use gaprun::{Gap, GapOptions};
+//! The `gaprun` command. See `gaprun --help` and README.md.
+
+mod cli;
+
 fn main() {
-    let gap = Gap::init(GapOptions { autoload: false, ..Default::default() }).unwrap();
-    for st in gap.eval("Size(SymmetricGroup(7)); Print(\"hi\\n\"); 1/0; x:=3;; x; y;").unwrap() {
-        println!("{st:?}");
-    }
-    println!("{:?}", gap.load_package("io"));
-    println!("{:?}", gap.pool_stats());
+    std::process::exit(cli::main());
 }

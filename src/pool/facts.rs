@@ -497,7 +497,7 @@ Hugepagesize:       2048 kB
     #[test]
     fn meminfo_old_kernel_without_memavailable_and_garbage() {
         let m = parse_meminfo("MemTotal: 1000 kB\nMemFree: 500 kB\nbogus line\nSwapTotal: x kB\n");
-        assert_eq!(m.mem_total, Some(1024_000));
+        assert_eq!(m.mem_total, Some(1000 * 1024));
         assert_eq!(m.mem_available, None);
         assert_eq!(m.swap_total, None);
         assert_eq!(parse_meminfo(""), Meminfo::default());

@@ -933,7 +933,7 @@ mod tests {
                         ("pool_size", "half of RLIMIT_AS"),
                         ("hard_limit", "RLIMIT_AS"),
                     ],
-                    extra: |d| assert_eq!(d.sagemath_baseline, 400 * MIB),
+                    extra: |d| assert_eq!(d.sagemath_baseline, 4 * GIB / 10 / KIB * KIB),
                 },
             ),
             row(

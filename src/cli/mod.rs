@@ -1,0 +1,94 @@
+//! Command-line interface: argument parsing (clap) and dispatch to one module
+//! per subcommand. Exit codes: 0 ok, 1 GAP error, 2 usage or setup error.
+
+mod info;
+mod options;
+mod script;
+
+use clap::{Parser, Subcommand};
+use std::path::PathBuf;
+
+pub use options::GapArgs;
+
+/// Exit code: success.
+pub const EXIT_OK: i32 = 0;
+/// Exit code: GAP reported an error (or a task failed).
+pub const EXIT_GAP_ERROR: i32 = 1;
+/// Exit code: bad usage, missing file, GAP could not be set up.
+pub const EXIT_USAGE: i32 = 2;
+
+#[derive(Parser, Debug)]
+#[command(
+    name = "gaprun",
+    version = version_string(),
+    about = "Run GAP scripts, test files and sessions through libgap",
+    long_about = "Run GAP scripts, test files and sessions through libgap.\n\n\
+        gaprun FILE...        run files like `gap -q --quitonbreak FILE...` (no value echo; stop at the first error)\n\
+        gaprun -c STATEMENTS  run statements like `gap -q` reading them from a pipe (values echoed)\n\
+        gaprun -              the same, reading standard input\n\n\
+        Exit codes: 0 ok, 1 GAP error, 2 usage or setup error.",
+    args_conflicts_with_subcommands = true,
+    after_help = "Environment: GAPRUN_GAP_ROOT, GAPRUN_POOL_SIZE, GAPRUN_WARN_LIMIT, GAPRUN_HARD_LIMIT, GAPRUN_PACKAGES override the defaults."
+)]
+pub struct Cli {
+    #[command(subcommand)]
+    pub command: Option<Command>,
+
+    /// Statements to run (values are echoed as in GAP's REPL).
+    #[arg(short = 'c', long = "command", value_name = "STATEMENTS", conflicts_with = "files")]
+    pub code: Option<String>,
+
+    /// GAP files to run in order; `-` reads standard input.
+    #[arg(value_name = "FILE")]
+    pub files: Vec<PathBuf>,
+
+    #[command(flatten)]
+    pub gap: GapArgs,
+}
+
+#[derive(Subcommand, Debug)]
+pub enum Command {
+    /// Show how gaprun would start GAP here: build, GAP roots, memory.
+    Info(info::InfoArgs),
+}
+
+fn version_string() -> &'static str {
+    let info = gaprun::runtime::build_info();
+    Box::leak(
+        format!(
+            "{} (GAP {}, libgap {}, {})",
+            env!("CARGO_PKG_VERSION"),
+            info.gap_version,
+            info.link_mode,
+            info.gap_source
+        )
+        .into_boxed_str(),
+    )
+}
+
+/// Parse arguments, run, and return the process exit code.
+pub fn main() -> i32 {
+    std::panic::set_hook(Box::new(|info| {
+        eprintln!("gaprun: internal error: {info}");
+        eprintln!("gaprun: please report this with the command that caused it");
+    }));
+    let cli = match Cli::try_parse() {
+        Ok(cli) => cli,
+        Err(e) => {
+            let code = if e.use_stderr() { EXIT_USAGE } else { EXIT_OK };
+            let _ = e.print();
+            return code;
+        }
+    };
+    match std::panic::catch_unwind(move || dispatch(cli)) {
+        Ok(code) => code,
+        Err(_) => EXIT_USAGE,
+    }
+}
+
+fn dispatch(cli: Cli) -> i32 {
+    match cli.command {
+        None => script::run(&cli.gap, cli.code.as_deref(), &cli.files),
+        Some(Command::Info(args)) => info::run(&cli.gap, &args),
+    }
+}

@@ -1,0 +1,64 @@
+//! Options shared by every subcommand that starts GAP.
+
+use clap::Args;
+use gaprun::size::parse_size;
+use gaprun::GapOptions;
+use std::path::PathBuf;
+
+fn size_arg(s: &str) -> Result<u64, String> {
+    parse_size(s)
+}
+
+/// How to start GAP: roots, memory flags, packages.
+#[derive(Args, Debug, Clone, Default)]
+pub struct GapArgs {
+    /// GAP root folder(s) (GAP's -l); repeat or separate with ';'.
+    #[arg(long = "gap-root", value_name = "DIR", env = "GAPRUN_GAP_ROOT", value_delimiter = ';', global = true)]
+    pub gap_root: Vec<PathBuf>,
+
+    /// Initial size of GAP's memory pool (GAP's -s), e.g. 512m, 3g.
+    #[arg(short = 's', long = "pool-size", value_name = "SIZE", env = "GAPRUN_POOL_SIZE", value_parser = size_arg, global = true)]
+    pub pool_size: Option<u64>,
+
+    /// Workspace size at which GAP raises a memory error (GAP's -o).
+    #[arg(short = 'o', long = "warn-limit", value_name = "SIZE", env = "GAPRUN_WARN_LIMIT", value_parser = size_arg, global = true)]
+    pub warn_limit: Option<u64>,
+
+    /// Hard workspace limit (GAP's -K).
+    #[arg(short = 'K', long = "hard-limit", value_name = "SIZE", env = "GAPRUN_HARD_LIMIT", value_parser = size_arg, global = true)]
+    pub hard_limit: Option<u64>,
+
+    /// Initial workspace (GAP's -m).
+    #[arg(short = 'm', long = "initial-workspace", value_name = "SIZE", value_parser = size_arg, global = true)]
+    pub initial_workspace: Option<u64>,
+
+    /// Packages to load after start-up (comma-separated).
+    #[arg(long = "packages", value_name = "LIST", env = "GAPRUN_PACKAGES", value_delimiter = ',', global = true)]
+    pub packages: Vec<String>,
+
+    /// Do not load GAP's default packages at start-up (GAP's -A).
+    #[arg(short = 'A', long = "no-autoload", global = true)]
+    pub no_autoload: bool,
+}
+
+impl GapArgs {
+    /// GAP options from the command line (memory values the user did not
+    /// give stay unset here).
+    pub fn options(&self) -> GapOptions {
+        GapOptions {
+            roots: self.gap_root.clone(),
+            pool_size: self.pool_size,
+            warn_limit: self.warn_limit,
+            hard_limit: self.hard_limit,
+            initial_workspace: self.initial_workspace,
+            autoload: !self.no_autoload,
+            packages: self
+                .packages
+                .iter()
+                .map(|p| p.trim().to_string())
+                .filter(|p| !p.is_empty())
+                .collect(),
+            ..GapOptions::default()
+        }
+    }
+}

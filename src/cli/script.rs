@@ -1,0 +1,116 @@
+//! `gaprun FILE...`, `gaprun -c STATEMENTS` and `gaprun -`: run GAP code with
+//! the semantics of the `gap` program.
+//!
+//! Files behave like `gap -q --quitonbreak FILE...`: no value echo, the first
+//! error prints GAP's message (with file and line) and stops with exit 1.
+//! Statements (`-c`, standard input) behave like `gap -q < FILE`: each value
+//! is echoed as GAP's REPL shows it, errors are reported and evaluation goes
+//! on; as in GAP's break loop, output after an error goes to stderr until a
+//! `quit;`. Exit 1 if any statement failed.
+
+use super::{GapArgs, EXIT_GAP_ERROR, EXIT_OK, EXIT_USAGE};
+use gaprun::{Gap, LoopMode, LoopReport};
+use std::io::IsTerminal;
+use std::path::{Path, PathBuf};
+
+/// Start GAP for the command line, or print why not.
+pub fn start_gap(args: &GapArgs) -> Result<Gap, i32> {
+    let options = args.options();
+    match Gap::init(options) {
+        Ok(gap) => {
+            // Let GAP print its error messages on stderr itself, as `gap` does.
+            gap.set_error_capture(false);
+            Ok(gap)
+        }
+        Err(e) => {
+            eprintln!("gaprun: {e}");
+            Err(EXIT_USAGE)
+        }
+    }
+}
+
+fn stdin_path() -> &'static Path {
+    Path::new("-")
+}
+
+pub fn run(args: &GapArgs, code: Option<&str>, files: &[PathBuf]) -> i32 {
+    // Check the files before paying for GAP's start-up.
+    for f in files {
+        if f.as_path() == stdin_path() {
+            continue;
+        }
+        if let Err(e) = std::fs::File::open(f) {
+            eprintln!("gaprun: cannot read {}: {e}", f.display());
+            return EXIT_USAGE;
+        }
+        if f.is_dir() {
+            eprintln!("gaprun: {} is a folder, not a GAP file", f.display());
+            return EXIT_USAGE;
+        }
+    }
+    let statements_mode = LoopMode {
+        echo: true,
+        stop_on_error: false,
+        break_output: true,
+    };
+    let file_mode = LoopMode {
+        echo: false,
+        stop_on_error: true,
+        break_output: false,
+    };
+    let gap = match start_gap(args) {
+        Ok(gap) => gap,
+        Err(code) => return code,
+    };
+    if let Some(code) = code {
+        return finish(gap.run_string(code, statements_mode));
+    }
+    if files.is_empty() {
+        if std::io::stdin().is_terminal() {
+            eprintln!("gaprun: reading GAP statements from the terminal; end with Ctrl-D");
+        }
+        return finish(gap.run_stdin(statements_mode));
+    }
+    for f in files {
+        let result = if f.as_path() == stdin_path() {
+            gap.run_stdin(statements_mode)
+        } else {
+            gap.run_file(f, file_mode)
+        };
+        match result {
+            Ok(report) if report.errors > 0 => return EXIT_GAP_ERROR,
+            Ok(LoopReport {
+                quit_code: Some(code),
+                ..
+            }) => return code,
+            Ok(_) => {}
+            Err(e) => {
+                eprintln!("gaprun: {e}");
+                return EXIT_USAGE;
+            }
+        }
+    }
+    EXIT_OK
+}
+
+fn finish(result: gaprun::Result<LoopReport>) -> i32 {
+    match result {
+        Ok(LoopReport {
+            quit_code: Some(code),
+            errors,
+            ..
+        }) => {
+            if code == 0 && errors > 0 {
+                EXIT_GAP_ERROR
+            } else {
+                code
+            }
+        }
+        Ok(report) if report.errors > 0 => EXIT_GAP_ERROR,
+        Ok(_) => EXIT_OK,
+        Err(e) => {
+            eprintln!("gaprun: {e}");
+            EXIT_USAGE
+        }
+    }
+}
