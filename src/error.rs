@@ -43,6 +43,18 @@ impl GapError {
 
 /// The first ` at FILE:LINE` GAP printed.
 fn find_location(text: &str) -> Option<(String, u32)> {
+    // Syntax errors: "Syntax error: ; expected in FILE:LINE".
+    if let Some(first) = text.lines().next() {
+        if first.starts_with("Syntax error") {
+            if let Some((_, tail)) = first.rsplit_once(" in ") {
+                if let Some((file, num)) = tail.rsplit_once(':') {
+                    if let Ok(n) = num.trim().parse::<u32>() {
+                        return Some((file.to_string(), n));
+                    }
+                }
+            }
+        }
+    }
     for line in text.lines() {
         let mut rest = line;
         while let Some(pos) = rest.find(" at ") {
@@ -136,6 +148,13 @@ mod tests {
             "Error, Variable: 'x' must have a value\nnot in any function at stream:1\n",
         );
         assert_eq!(e.message, "Variable: 'x' must have a value");
+        assert_eq!(e.location, Some(("stream".to_string(), 1)));
+    }
+
+    #[test]
+    fn parses_syntax_error_location() {
+        let e = GapError::from_gap_text("Syntax error: ; expected in stream:1\nx := ;\n     ^\n");
+        assert_eq!(e.message, "Syntax error: ; expected in stream:1");
         assert_eq!(e.location, Some(("stream".to_string(), 1)));
     }
 

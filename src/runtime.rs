@@ -468,7 +468,17 @@ impl Gap {
 
     /// Evaluate statements and return the value of the last one; the first
     /// GAP error becomes `Err`.
+    ///
+    /// A missing final `;` is added, so `eval_value("1+1")` works.
     pub fn eval_value(&self, code: &str) -> Result<GapObj<'_>> {
+        let trimmed = code.trim_end();
+        let owned;
+        let code = if trimmed.ends_with(';') {
+            code
+        } else {
+            owned = format!("{trimmed};");
+            &owned
+        };
         let statements = self.eval_inner(code, false)?;
         let mut last = None;
         for st in statements {

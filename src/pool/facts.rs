@@ -462,7 +462,6 @@ pub fn parse_u64(text: &str) -> Option<u64> {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use std::time::Instant;
 
     const MEMINFO: &str = "\
 MemTotal:       24683656 kB
@@ -625,7 +624,7 @@ Hugepagesize:       2048 kB
         assert_eq!(f.planned_workers, 4);
         assert!(f.hook_available);
         let n = 100;
-        let start = Instant::now();
+        let start = std::time::Instant::now();
         for _ in 0..n {
             std::hint::black_box(MachineFacts::gather(0, false));
         }

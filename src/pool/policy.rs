@@ -222,6 +222,16 @@ fn round_kib(x: u64) -> u64 {
     x / KIB * KIB
 }
 
+/// Overrides are kept to whole KiB too, but a tiny nonzero size must not turn
+/// into 0, which means something else to GAP (sbrk for `-s`, none for `-K`).
+fn round_override(x: u64) -> u64 {
+    if x == 0 {
+        0
+    } else {
+        round_kib(x).max(KIB)
+    }
+}
+
 /// Derived sizes are rounded down to whole MiB (KiB below 1 MiB).
 fn tidy(x: u64) -> u64 {
     if x >= MIB {
@@ -403,8 +413,8 @@ fn decide_hard(env: &Env, ov: &Overrides) -> (Option<u64>, String) {
     match ov.hard_limit {
         Some(0) => (None, "override: no hard limit".into()),
         Some(k) => (
-            Some(round_kib(k)),
-            format!("override: {}", fb(round_kib(k))),
+            Some(round_override(k)),
+            format!("override: {}", fb(round_override(k))),
         ),
         None => match &env.bound {
             Some((b, what)) => {
@@ -437,7 +447,10 @@ fn decide_pool(
     let overridden = ov.pool_size.is_some();
     let (mut pool, first) = match ov.pool_size {
         Some(0) if env.facts.platform == Platform::Linux => return Err(PolicyError::SbrkOnLinux),
-        Some(p) => (round_kib(p), format!("override: {}", fb(round_kib(p)))),
+        Some(p) => (
+            round_override(p),
+            format!("override: {}", fb(round_override(p))),
+        ),
         None => pool_rule(env, regime),
     };
     let mut parts = vec![first];
@@ -533,9 +546,9 @@ fn pool_rule(env: &Env, regime: Regime) -> (u64, String) {
                 .facts
                 .rlimit_as
                 .get()
-                .unwrap_or(env.eff_ram + env.swap_total);
+                .unwrap_or(env.eff_ram.saturating_add(env.swap_total));
             let base = sage_rule(env.swap_free, env.available, vmax);
-            let total = env.eff_ram + env.swap_total;
+            let total = env.eff_ram.saturating_add(env.swap_total);
             let share = total / 4 * 3 / procs;
             if share < base {
                 (
@@ -566,7 +579,7 @@ fn pool_rule(env: &Env, regime: Regime) -> (u64, String) {
                 .facts
                 .rlimit_as
                 .get()
-                .unwrap_or(env.eff_ram + env.swap_total);
+                .unwrap_or(env.eff_ram.saturating_add(env.swap_total));
             (
                 tidy(sage_rule(env.swap_free, env.available, vmax)),
                 "unknown platform: SageMath's conservative baseline".into(),
@@ -577,7 +590,10 @@ fn pool_rule(env: &Env, regime: Regime) -> (u64, String) {
 
 fn decide_workspace(ov: &Overrides, pool: u64, hard: Option<u64>) -> (u64, String) {
     let (mut m, mut reason) = match ov.initial_workspace {
-        Some(x) => (round_kib(x), format!("override: {}", fb(round_kib(x)))),
+        Some(x) => (
+            round_override(x),
+            format!("override: {}", fb(round_override(x))),
+        ),
         None => (
             GAP_DEFAULT_WORKSPACE,
             format!("GAP's default {}", fb(GAP_DEFAULT_WORKSPACE)),
@@ -607,8 +623,8 @@ fn decide_warn(
     let mut parts = Vec::new();
     let mut o = match ov.warn_limit {
         Some(x) => {
-            parts.push(format!("override: {}", fb(round_kib(x))));
-            round_kib(x)
+            parts.push(format!("override: {}", fb(round_override(x))));
+            round_override(x)
         }
         None => {
             let mut o = GAP_MIN_WARN_DEFAULT.max(env.eff_ram / 4 * 3);
@@ -1415,7 +1431,7 @@ mod tests {
     }
 
     fn arb_overrides() -> impl Strategy<Value = Overrides> {
-        let size = || prop::option::of(prop_oneof![Just(0u64), 1u64..=TIB]);
+        let size = || prop::option::of(prop_oneof![Just(0u64), 1u64..=4 * KIB, 1u64..=TIB]);
         (
             size(),
             size(),
@@ -1511,6 +1527,12 @@ mod tests {
                 return Ok(());
             };
             check_consistent(&f, &d)?;
+            if f.platform == Platform::Linux {
+                prop_assert!(d.pool_size > 0, "never -s 0 on Linux");
+            }
+            if ov.hard_limit.is_some_and(|k| k > 0) {
+                prop_assert!(d.hard_limit.is_some_and(|k| k > 0));
+            }
             let (s, o, k, m) = parse_args(&d.gap_args());
             prop_assert_eq!(s, d.pool_size);
             prop_assert_eq!(o, d.warn_limit);

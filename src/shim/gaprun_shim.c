@@ -305,7 +305,11 @@ static void read_eval_input(TypInputFile * input, int flags,
         int           redirected = 0;
         if (in_break && (flags & GAPRUN_LOOP_BREAK_OUTPUT))
             redirected = OpenOutput(&errout, "*errout*", FALSE) ? 1 : 0;
+        uint64_t   raised_before = error_count;
         ExecStatus st = ReadEvalCommand(0, input, &value, &dual);
+        /* Runtime errors go through JUMP_TO_CATCH (counted by on_gap_error)
+         * and would enter GAP's break loop; syntax errors do not. */
+        int raised = error_count != raised_before;
         if (st == STATUS_END && value != 0) {
             UpdateLast(value);
             if ((flags & GAPRUN_LOOP_ECHO) && !dual)
@@ -336,7 +340,8 @@ static void read_eval_input(TypInputFile * input, int flags,
             report->errors++;
             if (flags & GAPRUN_LOOP_STOP_ON_ERROR)
                 break;
-            in_break = 1;
+            if (raised)
+                in_break = 1;
         }
     }
     STATE(UserHasQuit) = FALSE;

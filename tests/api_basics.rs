@@ -1,0 +1,136 @@
+//! The foundation's library API against real GAP: evaluation, output,
+//! errors (and recovery), globals, calls, packages.
+
+mod common;
+use common::with_gap;
+use gaprun::Error;
+
+#[test]
+fn size_of_symmetric_group() {
+    let (view, output) = with_gap(|gap| {
+        let st = gap.eval("Size(SymmetricGroup(7));").unwrap();
+        assert_eq!(st.len(), 1);
+        (st[0].view.clone(), st[0].output.clone())
+    });
+    assert_eq!(view.as_deref(), Some("5040"));
+    assert_eq!(output, "");
+}
+
+#[test]
+fn several_statements_keep_output_and_values_apart() {
+    let got = with_gap(|gap| {
+        gap.eval("x := 6;; Print(\"x is \", x, \"\\n\"); x * 7; [1..3];")
+            .unwrap()
+            .into_iter()
+            .map(|s| (s.output, s.view, s.suppressed, s.value.is_some()))
+            .collect::<Vec<_>>()
+    });
+    assert_eq!(
+        got,
+        vec![
+            ("".to_string(), None, true, true),
+            ("x is 6\n".to_string(), None, false, false),
+            ("".to_string(), Some("42".to_string()), false, true),
+            ("".to_string(), Some("[ 1 .. 3 ]".to_string()), false, true),
+        ]
+    );
+}
+
+#[test]
+fn runtime_error_carries_gaps_message_and_gap_goes_on() {
+    let (errors, after) = with_gap(|gap| {
+        let st = gap.eval("1/0; 2+2;").unwrap();
+        let errors: Vec<_> = st.iter().map(|s| s.error.clone()).collect();
+        let after = gap.eval("Size(AlternatingGroup(5));").unwrap()[0].view.clone();
+        (errors, after)
+    });
+    let e = errors[0].as_ref().expect("1/0 fails");
+    assert_eq!(e.message, "Rational operations: <divisor> must not be zero");
+    assert!(e.text.starts_with("Error, Rational operations"), "{}", e.text);
+    assert!(errors[1].is_none());
+    assert_eq!(after.as_deref(), Some("60"));
+}
+
+#[test]
+fn syntax_error_is_reported_and_gap_goes_on() {
+    let (err, after) = with_gap(|gap| {
+        let err = gap.eval_value("x := ;").unwrap_err();
+        let after = gap.eval_value("3 * 5").map(|v| v.to_string());
+        (err.to_string(), after.unwrap())
+    });
+    assert!(err.contains("Syntax error"), "{err}");
+    assert_eq!(after, "15");
+}
+
+#[test]
+fn unbound_variable_is_an_error_value() {
+    let err = with_gap(|gap| match gap.eval_value("this_is_not_bound_anywhere;") {
+        Err(Error::Gap(e)) => e.message,
+        other => panic!("expected a GAP error, got {other:?}"),
+    });
+    assert_eq!(err, "Variable: 'this_is_not_bound_anywhere' must have a value");
+}
+
+#[test]
+fn globals_and_calls() {
+    let (got, missing, readonly) = with_gap(|gap| {
+        let v = gap.eval_value("[5, 3, 9, 1]").unwrap();
+        gap.set_global("gaprun_test_list", &v).unwrap();
+        let sort = gap.global("SortedList").unwrap().unwrap();
+        let sorted = gap.call(&sort, &[&v]).unwrap().unwrap();
+        let missing = gap.global("gaprun_surely_unbound").unwrap().is_none();
+        let readonly = gap.set_global("Size", &v).is_err();
+        let back = gap.eval_value("gaprun_test_list[3];").unwrap().to_string();
+        (format!("{sorted} {back}"), missing, readonly)
+    });
+    assert_eq!(got, "[ 1, 3, 5, 9 ] 9");
+    assert!(missing);
+    assert!(readonly, "assigning a read-only global must fail");
+}
+
+#[test]
+fn io_package_loads_its_compiled_part() {
+    let (loaded, pid_ok) = with_gap(|gap| {
+        let loaded = gap.load_package("io").unwrap();
+        let pid = gap.eval_value("IO_getpid()").unwrap().to_string();
+        (loaded, pid == std::process::id().to_string())
+    });
+    assert!(loaded, "LoadPackage(\"io\") must return true");
+    assert!(pid_ok, "IO_getpid (compiled C in io.so) must answer this process");
+}
+
+#[test]
+fn missing_package_is_false_not_a_crash() {
+    let loaded = with_gap(|gap| gap.load_package("no_such_package_xyz").unwrap());
+    assert!(!loaded);
+}
+
+#[test]
+fn second_init_with_other_options_is_refused() {
+    let msg = with_gap(|_gap| {
+        let other = gaprun::GapOptions {
+            autoload: true,
+            ..common::test_options()
+        };
+        match gaprun::Gap::init(other) {
+            Err(e) => e.to_string(),
+            Ok(_) => "accepted".to_string(),
+        }
+    });
+    assert!(msg.contains("already initialised"), "{msg}");
+    // From another thread even the same options are refused.
+    let err = std::thread::spawn(|| gaprun::Gap::init(common::test_options()).err().map(|e| e.to_string()))
+        .join()
+        .unwrap();
+    assert!(err.is_some_and(|e| e.contains("another thread")));
+}
+
+#[test]
+fn pool_hook_sees_gaps_pool() {
+    let stats = with_gap(|gap| gap.pool_stats());
+    if gaprun::runtime::pool_hook_available() {
+        assert!(stats.hooked);
+        assert!(stats.mappings >= 1, "GAP maps its pool at start-up");
+        assert!(stats.bytes >= 16 << 20);
+    }
+}

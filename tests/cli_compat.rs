@@ -1,0 +1,232 @@
+//! `gaprun` against the distribution's `gap`: same standard output for the
+//! same scripts in both modes, and the documented exit codes.
+//!
+//! File mode:       `gaprun FILE`  ≙ `gap -q --quitonbreak FILE < /dev/null`
+//! Statement mode:  `gaprun - < F` ≙ `gap -q < F` (also `gaprun -c "$(cat F)"`)
+
+mod common;
+use common::gaprun_bin;
+use std::path::{Path, PathBuf};
+use std::process::{Command, Output, Stdio};
+
+fn script(name: &str) -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/scripts").join(name)
+}
+
+/// The distribution's gap kernel with this build's roots, if there is one.
+fn gap_command() -> Option<Command> {
+    let exe = gaprun::runtime::build_info().gap_executable;
+    if exe.is_empty() || !Path::new(exe).is_file() {
+        eprintln!("skipping comparison: no distribution `gap` binary in this build");
+        return None;
+    }
+    let roots = gaprun::runtime::built_in_roots()
+        .iter()
+        .map(|p| p.display().to_string())
+        .collect::<Vec<_>>()
+        .join(";");
+    let mut cmd = Command::new(exe);
+    cmd.arg("-l").arg(roots).arg("-q");
+    Some(cmd)
+}
+
+/// GAP colours its (invisible under -q) prompts with escape codes; the
+/// comparison ignores them, as the issue allows.
+fn strip_ansi(bytes: &[u8]) -> String {
+    let text = String::from_utf8_lossy(bytes);
+    let mut out = String::with_capacity(text.len());
+    let mut chars = text.chars().peekable();
+    while let Some(c) = chars.next() {
+        if c == '\u{1b}' && chars.peek() == Some(&'[') {
+            chars.next();
+            for d in chars.by_ref() {
+                if d.is_ascii_alphabetic() {
+                    break;
+                }
+            }
+        } else {
+            out.push(c);
+        }
+    }
+    out
+}
+
+fn run_with_stdin(mut cmd: Command, stdin_file: Option<&Path>) -> Output {
+    match stdin_file {
+        Some(f) => cmd.stdin(std::fs::File::open(f).unwrap()),
+        None => cmd.stdin(Stdio::null()),
+    };
+    cmd.output().expect("process runs")
+}
+
+/// (script, autoload, file-mode exit code, statement-mode exit code)
+const CASES: &[(&str, bool, i32, i32)] = &[
+    ("groups.g", false, 0, 0),
+    ("functions.g", false, 0, 0),
+    ("errors.g", false, 1, 1),
+    ("quit.g", false, 0, 0),
+    ("exitcode.g", false, 3, 3),
+    ("syntax.g", false, 1, 1),
+    ("nested_error.g", false, 1, 1),
+    ("packages.g", true, 0, 0),
+];
+
+fn gaprun(autoload: bool) -> Command {
+    let mut cmd = Command::new(gaprun_bin());
+    if !autoload {
+        cmd.arg("-A");
+    }
+    cmd
+}
+
+#[test]
+fn statement_mode_matches_gap_reading_a_pipe() {
+    for &(name, autoload, _, want_code) in CASES {
+        let path = script(name);
+        let mut ours = gaprun(autoload);
+        ours.arg("-");
+        let ours = run_with_stdin(ours, Some(&path));
+        assert_eq!(ours.status.code(), Some(want_code), "{name}: exit code; stderr: {}", String::from_utf8_lossy(&ours.stderr));
+        if let Some(mut gap) = gap_command() {
+            if !autoload {
+                gap.arg("-A");
+            }
+            let theirs = run_with_stdin(gap, Some(&path));
+            assert_eq!(
+                String::from_utf8_lossy(&ours.stdout),
+                strip_ansi(&theirs.stdout),
+                "{name}: stdout differs from `gap -q < {name}`"
+            );
+        }
+    }
+}
+
+#[test]
+fn command_mode_equals_statement_mode() {
+    for &(name, autoload, _, want_code) in CASES.iter().filter(|c| !c.1) {
+        let code = std::fs::read_to_string(script(name)).unwrap();
+        let mut ours = gaprun(autoload);
+        ours.arg("-c").arg(&code);
+        let c = run_with_stdin(ours, None);
+        let mut piped = gaprun(autoload);
+        piped.arg("-");
+        let p = run_with_stdin(piped, Some(&script(name)));
+        assert_eq!(c.status.code(), Some(want_code), "{name}");
+        assert_eq!(c.stdout, p.stdout, "{name}: -c and - differ");
+    }
+}
+
+#[test]
+fn file_mode_matches_gap_quitonbreak() {
+    for &(name, autoload, want_code, _) in CASES {
+        let path = script(name);
+        let mut ours = gaprun(autoload);
+        ours.arg(&path);
+        let ours = run_with_stdin(ours, None);
+        assert_eq!(ours.status.code(), Some(want_code), "{name}: exit code; stderr: {}", String::from_utf8_lossy(&ours.stderr));
+        if let Some(mut gap) = gap_command() {
+            if !autoload {
+                gap.arg("-A");
+            }
+            gap.arg("--quitonbreak").arg(&path);
+            let theirs = run_with_stdin(gap, None);
+            assert_eq!(
+                String::from_utf8_lossy(&ours.stdout),
+                strip_ansi(&theirs.stdout),
+                "{name}: stdout differs from `gap -q --quitonbreak {name}`"
+            );
+        }
+    }
+}
+
+#[test]
+fn file_mode_error_names_file_and_line() {
+    let out = run_with_stdin(
+        {
+            let mut c = gaprun(false);
+            c.arg(script("nested_error.g"));
+            c
+        },
+        None,
+    );
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(1));
+    assert!(err.contains("Error, Rational operations: <divisor> must not be zero"), "{err}");
+    assert!(err.contains("nested_error.g:1"), "{err}");
+}
+
+#[test]
+fn several_files_run_in_order_and_share_state() {
+    let dir = tempfile::tempdir().unwrap();
+    let a = dir.path().join("a.g");
+    let b = dir.path().join("b.g");
+    std::fs::write(&a, "shared := 41;\nPrint(\"a\\n\");\n").unwrap();
+    std::fs::write(&b, "Print(\"b \", shared + 1, \"\\n\");\n").unwrap();
+    let mut c = gaprun(false);
+    c.arg(&a).arg(&b);
+    let out = run_with_stdin(c, None);
+    assert_eq!(out.status.code(), Some(0));
+    assert_eq!(String::from_utf8_lossy(&out.stdout), "a\nb 42\n");
+}
+
+#[test]
+fn readme_example_prints_120() {
+    let mut c = gaprun(false);
+    c.arg("-c").arg("Print(Size(SymmetricGroup(5)), \"\\n\");");
+    let out = run_with_stdin(c, None);
+    assert_eq!(out.status.code(), Some(0));
+    assert_eq!(String::from_utf8_lossy(&out.stdout), "120\n");
+}
+
+#[test]
+fn missing_file_is_a_usage_error() {
+    let mut c = gaprun(false);
+    c.arg("/nonexistent/script.g");
+    let out = run_with_stdin(c, None);
+    assert_eq!(out.status.code(), Some(2));
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(err.contains("cannot read /nonexistent/script.g"), "{err}");
+}
+
+#[test]
+fn bad_flag_is_a_usage_error() {
+    let mut c = gaprun(false);
+    c.arg("--no-such-flag");
+    let out = run_with_stdin(c, None);
+    assert_eq!(out.status.code(), Some(2));
+    assert!(String::from_utf8_lossy(&out.stderr).contains("--no-such-flag"));
+    let mut c = gaprun(false);
+    c.args(["-s", "lots", "-c", "1;"]);
+    let out = run_with_stdin(c, None);
+    assert_eq!(out.status.code(), Some(2));
+    assert!(String::from_utf8_lossy(&out.stderr).contains("is not a size"));
+}
+
+#[test]
+fn unreadable_gap_root_is_a_setup_error() {
+    let dir = tempfile::tempdir().unwrap();
+    let mut c = gaprun(false);
+    c.arg("--gap-root").arg(dir.path()).arg("-c").arg("1;");
+    let out = run_with_stdin(c, None);
+    assert_eq!(out.status.code(), Some(2));
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(err.contains("no readable GAP library"), "{err}");
+}
+
+#[test]
+fn version_names_gap() {
+    let mut c = Command::new(gaprun_bin());
+    c.arg("--version");
+    let out = run_with_stdin(c, None);
+    assert_eq!(out.status.code(), Some(0));
+    let text = String::from_utf8_lossy(&out.stdout);
+    assert!(text.contains(env!("CARGO_PKG_VERSION")) && text.contains("GAP 4."), "{text}");
+}
+
+#[test]
+fn io_package_loads_in_the_binary() {
+    let mut c = gaprun(false);
+    c.arg("-c").arg("LoadPackage(\"io\");");
+    let out = run_with_stdin(c, None);
+    assert_eq!(String::from_utf8_lossy(&out.stdout), "true\n", "{}", String::from_utf8_lossy(&out.stderr));
+}

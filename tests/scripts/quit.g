@@ -1,0 +1,4 @@
+Print("one\n");
+1 + 1;
+quit;
+Print("two\n");

@@ -1,0 +1,3 @@
+Print("syntax next\n");
+x := ;
+Print("after syntax\n");
