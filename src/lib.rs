@@ -11,6 +11,7 @@
 
 pub mod error;
 pub mod obj;
+pub mod pool;
 pub mod runtime;
 pub mod size;
 pub mod sys;

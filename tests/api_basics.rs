@@ -41,12 +41,18 @@ fn runtime_error_carries_gaps_message_and_gap_goes_on() {
     let (errors, after) = with_gap(|gap| {
         let st = gap.eval("1/0; 2+2;").unwrap();
         let errors: Vec<_> = st.iter().map(|s| s.error.clone()).collect();
-        let after = gap.eval("Size(AlternatingGroup(5));").unwrap()[0].view.clone();
+        let after = gap.eval("Size(AlternatingGroup(5));").unwrap()[0]
+            .view
+            .clone();
         (errors, after)
     });
     let e = errors[0].as_ref().expect("1/0 fails");
     assert_eq!(e.message, "Rational operations: <divisor> must not be zero");
-    assert!(e.text.starts_with("Error, Rational operations"), "{}", e.text);
+    assert!(
+        e.text.starts_with("Error, Rational operations"),
+        "{}",
+        e.text
+    );
     assert!(errors[1].is_none());
     assert_eq!(after.as_deref(), Some("60"));
 }
@@ -68,7 +74,10 @@ fn unbound_variable_is_an_error_value() {
         Err(Error::Gap(e)) => e.message,
         other => panic!("expected a GAP error, got {other:?}"),
     });
-    assert_eq!(err, "Variable: 'this_is_not_bound_anywhere' must have a value");
+    assert_eq!(
+        err,
+        "Variable: 'this_is_not_bound_anywhere' must have a value"
+    );
 }
 
 #[test]
@@ -96,7 +105,10 @@ fn io_package_loads_its_compiled_part() {
         (loaded, pid == std::process::id().to_string())
     });
     assert!(loaded, "LoadPackage(\"io\") must return true");
-    assert!(pid_ok, "IO_getpid (compiled C in io.so) must answer this process");
+    assert!(
+        pid_ok,
+        "IO_getpid (compiled C in io.so) must answer this process"
+    );
 }
 
 #[test]
@@ -119,9 +131,13 @@ fn second_init_with_other_options_is_refused() {
     });
     assert!(msg.contains("already initialised"), "{msg}");
     // From another thread even the same options are refused.
-    let err = std::thread::spawn(|| gaprun::Gap::init(common::test_options()).err().map(|e| e.to_string()))
-        .join()
-        .unwrap();
+    let err = std::thread::spawn(|| {
+        gaprun::Gap::init(common::test_options())
+            .err()
+            .map(|e| e.to_string())
+    })
+    .join()
+    .unwrap();
     assert!(err.is_some_and(|e| e.contains("another thread")));
 }
 

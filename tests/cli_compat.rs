@@ -10,7 +10,9 @@ use std::path::{Path, PathBuf};
 use std::process::{Command, Output, Stdio};
 
 fn script(name: &str) -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/scripts").join(name)
+    Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("tests/scripts")
+        .join(name)
 }
 
 /// The distribution's gap kernel with this build's roots, if there is one.
@@ -86,7 +88,12 @@ fn statement_mode_matches_gap_reading_a_pipe() {
         let mut ours = gaprun(autoload);
         ours.arg("-");
         let ours = run_with_stdin(ours, Some(&path));
-        assert_eq!(ours.status.code(), Some(want_code), "{name}: exit code; stderr: {}", String::from_utf8_lossy(&ours.stderr));
+        assert_eq!(
+            ours.status.code(),
+            Some(want_code),
+            "{name}: exit code; stderr: {}",
+            String::from_utf8_lossy(&ours.stderr)
+        );
         if let Some(mut gap) = gap_command() {
             if !autoload {
                 gap.arg("-A");
@@ -123,7 +130,12 @@ fn file_mode_matches_gap_quitonbreak() {
         let mut ours = gaprun(autoload);
         ours.arg(&path);
         let ours = run_with_stdin(ours, None);
-        assert_eq!(ours.status.code(), Some(want_code), "{name}: exit code; stderr: {}", String::from_utf8_lossy(&ours.stderr));
+        assert_eq!(
+            ours.status.code(),
+            Some(want_code),
+            "{name}: exit code; stderr: {}",
+            String::from_utf8_lossy(&ours.stderr)
+        );
         if let Some(mut gap) = gap_command() {
             if !autoload {
                 gap.arg("-A");
@@ -151,7 +163,10 @@ fn file_mode_error_names_file_and_line() {
     );
     let err = String::from_utf8_lossy(&out.stderr);
     assert_eq!(out.status.code(), Some(1));
-    assert!(err.contains("Error, Rational operations: <divisor> must not be zero"), "{err}");
+    assert!(
+        err.contains("Error, Rational operations: <divisor> must not be zero"),
+        "{err}"
+    );
     assert!(err.contains("nested_error.g:1"), "{err}");
 }
 
@@ -220,7 +235,10 @@ fn version_names_gap() {
     let out = run_with_stdin(c, None);
     assert_eq!(out.status.code(), Some(0));
     let text = String::from_utf8_lossy(&out.stdout);
-    assert!(text.contains(env!("CARGO_PKG_VERSION")) && text.contains("GAP 4."), "{text}");
+    assert!(
+        text.contains(env!("CARGO_PKG_VERSION")) && text.contains("GAP 4."),
+        "{text}"
+    );
 }
 
 #[test]
@@ -228,5 +246,10 @@ fn io_package_loads_in_the_binary() {
     let mut c = gaprun(false);
     c.arg("-c").arg("LoadPackage(\"io\");");
     let out = run_with_stdin(c, None);
-    assert_eq!(String::from_utf8_lossy(&out.stdout), "true\n", "{}", String::from_utf8_lossy(&out.stderr));
+    assert_eq!(
+        String::from_utf8_lossy(&out.stdout),
+        "true\n",
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
 }

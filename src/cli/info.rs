@@ -1,33 +1,136 @@
-//! `gaprun info`: what gaprun knows about this build and how it would start
-//! GAP here.
+//! `gaprun info`: the build, the machine facts, and the memory decision
+//! gaprun would make here (for `-j N` planned workers), with reasons.
 
-use super::{GapArgs, EXIT_OK};
+use super::{GapArgs, EXIT_OK, EXIT_USAGE};
 use clap::Args;
+use gaprun::pool::format_bytes;
 use gaprun::runtime::build_info;
 
 #[derive(Args, Debug)]
 pub struct InfoArgs {
-    /// Print JSON (stable field names, see README).
+    /// Print JSON with stable field names (see README, "gaprun info --json").
     #[arg(long)]
     pub json: bool,
+
+    /// Planned number of forked workers to size the pool for.
+    #[arg(short = 'j', long = "jobs", value_name = "N", default_value_t = 0)]
+    pub jobs: u32,
 }
 
 pub fn run(gap: &GapArgs, args: &InfoArgs) -> i32 {
-    let options = gap.options();
+    let (options, facts, decision) = match gap.resolve(args.jobs) {
+        Ok(x) => x,
+        Err(e) => {
+            eprintln!("gaprun: memory policy: {e}");
+            return EXIT_USAGE;
+        }
+    };
     let build = build_info();
-    let report = serde_json::json!({
-        "gaprun_version": env!("CARGO_PKG_VERSION"),
-        "build": build,
-        "gap_roots": options.effective_roots(),
-        "gap_argv": options.argv(),
-    });
     if args.json {
-        println!("{}", serde_json::to_string_pretty(&report).unwrap_or_default());
-    } else {
-        println!("gaprun {}", env!("CARGO_PKG_VERSION"));
-        println!("GAP {} ({}, found: {})", build.gap_version, build.link_mode, build.gap_source);
-        println!("GAP roots: {}", options.effective_roots().iter().map(|p| p.display().to_string()).collect::<Vec<_>>().join(";"));
-        println!("GAP command line: {}", options.argv().join(" "));
+        let report = serde_json::json!({
+            "gaprun_version": env!("CARGO_PKG_VERSION"),
+            "build": build,
+            "gap_roots": options.effective_roots(),
+            "planned_workers": args.jobs,
+            "facts": facts,
+            "decision": decision,
+            "gap_argv": options.argv(),
+        });
+        println!(
+            "{}",
+            serde_json::to_string_pretty(&report).unwrap_or_default()
+        );
+        return EXIT_OK;
     }
+    println!("gaprun {}", env!("CARGO_PKG_VERSION"));
+    println!(
+        "GAP {} (libgap {}, found: {})",
+        build.gap_version, build.link_mode, build.gap_source
+    );
+    let roots: Vec<String> = options
+        .effective_roots()
+        .iter()
+        .map(|p| p.display().to_string())
+        .collect();
+    println!("GAP roots: {}", roots.join(";"));
+    println!();
+    println!("Machine ({:?}):", facts.platform);
+    let show = |name: &str, value: Option<u64>, source: &str| {
+        let v = value.map(format_bytes).unwrap_or_else(|| "unknown".into());
+        println!("  {name:<22} {v:<12} ({source})");
+    };
+    show("RAM", facts.total_ram.get(), &facts.total_ram.source);
+    show(
+        "available RAM",
+        facts.available_ram.get(),
+        &facts.available_ram.source,
+    );
+    show("free swap", facts.free_swap.get(), &facts.free_swap.source);
+    show(
+        "commit limit",
+        facts.commit_limit.get(),
+        &facts.commit_limit.source,
+    );
+    show(
+        "committed",
+        facts.committed_as.get(),
+        &facts.committed_as.source,
+    );
+    show(
+        "cgroup memory.max",
+        facts.cgroup_memory_max.get(),
+        &facts.cgroup_memory_max.source,
+    );
+    show("RLIMIT_AS", facts.rlimit_as.get(), &facts.rlimit_as.source);
+    show(
+        "RLIMIT_DATA",
+        facts.rlimit_data.get(),
+        &facts.rlimit_data.source,
+    );
+    println!(
+        "  {:<22} {:<12} ({})",
+        "overcommit mode",
+        facts
+            .overcommit_memory
+            .get()
+            .map(|m| m.to_string())
+            .unwrap_or_else(|| "unknown".into()),
+        facts.overcommit_memory.source
+    );
+    println!("  {:<22} {}", "pool hook", facts.hook_available);
+    println!("  {:<22} {}", "planned workers", facts.planned_workers);
+    println!();
+    println!("Decision ({:?}):", decision.regime);
+    let r = &decision.reasons;
+    println!(
+        "  -s {:<12} {}",
+        format_bytes(decision.pool_size),
+        r.pool_size
+    );
+    println!(
+        "  -o {:<12} {}",
+        format_bytes(decision.warn_limit),
+        r.warn_limit
+    );
+    println!(
+        "  -K {:<12} {}",
+        decision
+            .hard_limit
+            .map(format_bytes)
+            .unwrap_or_else(|| "none".into()),
+        r.hard_limit
+    );
+    println!(
+        "  -m {:<12} {}",
+        format_bytes(decision.initial_workspace),
+        r.initial_workspace
+    );
+    println!("  noreserve {:<5}   {}", decision.noreserve, r.noreserve);
+    println!(
+        "  (SageMath's rule would choose -s {})",
+        format_bytes(decision.sagemath_baseline)
+    );
+    println!();
+    println!("GAP command line: {}", options.argv().join(" "));
     EXIT_OK
 }

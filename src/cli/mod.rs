@@ -35,7 +35,12 @@ pub struct Cli {
     pub command: Option<Command>,
 
     /// Statements to run (values are echoed as in GAP's REPL).
-    #[arg(short = 'c', long = "command", value_name = "STATEMENTS", conflicts_with = "files")]
+    #[arg(
+        short = 'c',
+        long = "command",
+        value_name = "STATEMENTS",
+        conflicts_with = "files"
+    )]
     pub code: Option<String>,
 
     /// GAP files to run in order; `-` reads standard input.
@@ -68,6 +73,12 @@ fn version_string() -> &'static str {
 
 /// Parse arguments, run, and return the process exit code.
 pub fn main() -> i32 {
+    // Like other Unix filters: a closed pipe (`gaprun ... | head`) ends the
+    // process quietly instead of failing every later write.
+    // SAFETY: resetting a signal disposition before any other thread exists.
+    unsafe {
+        libc::signal(libc::SIGPIPE, libc::SIG_DFL);
+    }
     std::panic::set_hook(Box::new(|info| {
         eprintln!("gaprun: internal error: {info}");
         eprintln!("gaprun: please report this with the command that caused it");

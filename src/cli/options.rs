@@ -1,6 +1,7 @@
 //! Options shared by every subcommand that starts GAP.
 
 use clap::Args;
+use gaprun::pool::{apply_policy, MachineFacts, PoolDecision};
 use gaprun::size::parse_size;
 use gaprun::GapOptions;
 use std::path::PathBuf;
@@ -13,7 +14,13 @@ fn size_arg(s: &str) -> Result<u64, String> {
 #[derive(Args, Debug, Clone, Default)]
 pub struct GapArgs {
     /// GAP root folder(s) (GAP's -l); repeat or separate with ';'.
-    #[arg(long = "gap-root", value_name = "DIR", env = "GAPRUN_GAP_ROOT", value_delimiter = ';', global = true)]
+    #[arg(
+        long = "gap-root",
+        value_name = "DIR",
+        env = "GAPRUN_GAP_ROOT",
+        value_delimiter = ';',
+        global = true
+    )]
     pub gap_root: Vec<PathBuf>,
 
     /// Initial size of GAP's memory pool (GAP's -s), e.g. 512m, 3g.
@@ -33,15 +40,58 @@ pub struct GapArgs {
     pub initial_workspace: Option<u64>,
 
     /// Packages to load after start-up (comma-separated).
-    #[arg(long = "packages", value_name = "LIST", env = "GAPRUN_PACKAGES", value_delimiter = ',', global = true)]
+    #[arg(
+        long = "packages",
+        value_name = "LIST",
+        env = "GAPRUN_PACKAGES",
+        value_delimiter = ',',
+        global = true
+    )]
     pub packages: Vec<String>,
 
     /// Do not load GAP's default packages at start-up (GAP's -A).
     #[arg(short = 'A', long = "no-autoload", global = true)]
     pub no_autoload: bool,
+
+    /// Map GAP's pool with MAP_NORESERVE (no commit charge per fork).
+    #[arg(long = "noreserve", global = true, conflicts_with = "reserve")]
+    pub noreserve: bool,
+
+    /// Map GAP's pool reserved, as GAP itself does (charged per fork).
+    #[arg(long = "reserve", global = true)]
+    pub reserve: bool,
 }
 
 impl GapArgs {
+    /// The user's choice of pool mapping: flag first, then
+    /// `GAPRUN_NORESERVE=1|0`, else the policy decides.
+    pub fn noreserve_choice(&self) -> Option<bool> {
+        if self.noreserve {
+            return Some(true);
+        }
+        if self.reserve {
+            return Some(false);
+        }
+        match std::env::var("GAPRUN_NORESERVE").ok().as_deref() {
+            Some("1") | Some("true") | Some("yes") => Some(true),
+            Some("0") | Some("false") | Some("no") => Some(false),
+            _ => None,
+        }
+    }
+
+    /// GAP options with the memory settings decided by the pool policy
+    /// for `planned_workers` forked workers (user values win).
+    pub fn resolve(
+        &self,
+        planned_workers: u32,
+    ) -> Result<(GapOptions, MachineFacts, PoolDecision), String> {
+        let mut options = self.options();
+        let (facts, decision) =
+            apply_policy(&mut options, planned_workers, self.noreserve_choice())
+                .map_err(|e| e.to_string())?;
+        Ok((options, facts, decision))
+    }
+
     /// GAP options from the command line (memory values the user did not
     /// give stay unset here).
     pub fn options(&self) -> GapOptions {

@@ -13,9 +13,16 @@ use gaprun::{Gap, LoopMode, LoopReport};
 use std::io::IsTerminal;
 use std::path::{Path, PathBuf};
 
-/// Start GAP for the command line, or print why not.
-pub fn start_gap(args: &GapArgs) -> Result<Gap, i32> {
-    let options = args.options();
+/// Start GAP for the command line (memory sized by the pool policy for
+/// `planned_workers` forked workers), or print why not.
+pub fn start_gap(args: &GapArgs, planned_workers: u32) -> Result<Gap, i32> {
+    let options = match args.resolve(planned_workers) {
+        Ok((options, _, _)) => options,
+        Err(e) => {
+            eprintln!("gaprun: memory policy: {e}");
+            return Err(EXIT_USAGE);
+        }
+    };
     match Gap::init(options) {
         Ok(gap) => {
             // Let GAP print its error messages on stderr itself, as `gap` does.
@@ -58,7 +65,7 @@ pub fn run(args: &GapArgs, code: Option<&str>, files: &[PathBuf]) -> i32 {
         stop_on_error: true,
         break_output: false,
     };
-    let gap = match start_gap(args) {
+    let gap = match start_gap(args, 0) {
         Ok(gap) => gap,
         Err(code) => return code,
     };

@@ -25,3 +25,32 @@ pub use policy::{
     decide, format_bytes, gap_size, parse_size, sagemath_baseline, Overrides, PolicyError,
     PoolDecision, Reasons, Regime,
 };
+
+/// Choose GAP's memory settings for `options` on this machine and write them
+/// in: values already set in `options` are kept as overrides, the rest come
+/// from the policy. `planned_workers` is how many processes will be forked
+/// from this GAP (0 for none). Returns the decision with its reasons.
+///
+/// Must run before GAP starts: in overcommit mode 2 the policy sizes the pool
+/// from the commit headroom it reads now.
+pub fn apply_policy(
+    options: &mut crate::GapOptions,
+    planned_workers: u32,
+    noreserve: Option<bool>,
+) -> Result<(MachineFacts, PoolDecision), PolicyError> {
+    let facts = MachineFacts::gather(planned_workers, crate::runtime::pool_hook_available());
+    let overrides = Overrides {
+        pool_size: options.pool_size,
+        warn_limit: options.warn_limit,
+        hard_limit: options.hard_limit,
+        initial_workspace: options.initial_workspace,
+        noreserve,
+    };
+    let decision = decide(&facts, &overrides)?;
+    options.pool_size = Some(decision.pool_size);
+    options.warn_limit = Some(decision.warn_limit);
+    options.hard_limit = decision.hard_limit;
+    options.initial_workspace = Some(decision.initial_workspace);
+    options.noreserve = decision.noreserve;
+    Ok((facts, decision))
+}
