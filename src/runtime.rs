@@ -337,6 +337,14 @@ fn list_elm(list: RawObj, pos: usize) -> Result<RawObj> {
 }
 
 impl Gap {
+    /// A handle for code that already holds proof of an initialised GAP on
+    /// this thread (a rooted [`GapObj`]).
+    pub(crate) fn token() -> Gap {
+        Gap {
+            _not_send: PhantomData,
+        }
+    }
+
     /// Initialise GAP with `options`, or get a handle to the GAP this
     /// thread already initialised with the same options.
     pub fn init(options: GapOptions) -> Result<Gap> {
@@ -508,7 +516,9 @@ impl Gap {
         let raw_args: Vec<RawObj> = args.iter().map(|a| a.raw()).collect();
         let mut out: RawObj = std::ptr::null_mut();
         // SAFETY: all arguments are rooted by their handles.
-        check(unsafe { sys::gaprun_call(func.raw(), raw_args.len(), raw_args.as_ptr(), &mut out) })?;
+        check(unsafe {
+            sys::gaprun_call(func.raw(), raw_args.len(), raw_args.as_ptr(), &mut out)
+        })?;
         if out.is_null() {
             Ok(None)
         } else {
@@ -547,8 +557,9 @@ impl Gap {
 
     /// Run a file statement by statement (output straight to stdout).
     pub fn run_file(&self, path: &Path, mode: LoopMode) -> Result<LoopReport> {
-        let cpath = CString::new(path.as_os_str().as_bytes())
-            .map_err(|_| Error::InvalidArgument(format!("{} contains a NUL byte", path.display())))?;
+        let cpath = CString::new(path.as_os_str().as_bytes()).map_err(|_| {
+            Error::InvalidArgument(format!("{} contains a NUL byte", path.display()))
+        })?;
         self.run_loop(|report| {
             // SAFETY: valid C string; the shim catches GAP errors.
             unsafe { sys::gaprun_loop_file(cpath.as_ptr(), mode.flags(), report) }

@@ -437,3 +437,31 @@ void gaprun_deadline_disarm(void)
         deadline_armed = 0;
     }
 }
+
+/* SIGINT: first Ctrl-C interrupts; a second one before GAP took the first
+ * (it may be stuck in a kernel function) ends the process like a shell
+ * would kill it. */
+static void on_sigint(int signo)
+{
+    (void)signo;
+    int saved = errno;
+    if (gaprun_is_initialized() &&
+        STATE(CurrExecStatFuncs) == IntrExecStatFuncs) {
+        static const char msg[] = "\ngaprun: interrupted twice, exiting\n";
+        ssize_t w = write(2, msg, sizeof(msg) - 1);
+        (void)w;
+        _exit(130);
+    }
+    gaprun_interrupt();
+    errno = saved;
+}
+
+int gaprun_sigint_install(void)
+{
+    struct sigaction sa;
+    memset(&sa, 0, sizeof(sa));
+    sa.sa_handler = on_sigint;
+    sigemptyset(&sa.sa_mask);
+    sa.sa_flags = SA_RESTART;
+    return sigaction(SIGINT, &sa, 0) == 0 ? 0 : -errno;
+}

@@ -98,6 +98,9 @@ int gaprun_memory_get_stats(gaprun_memory_stats *out);
 void gaprun_interrupt(void);
 /* Forget an interrupt that was requested but not yet taken. */
 int gaprun_interrupt_clear(void);
+/* SIGINT handler for the command line: the first Ctrl-C interrupts, a
+ * second one before GAP noticed the first exits with status 130. */
+int gaprun_sigint_install(void);
 /* Install the handler for `signo` that calls gaprun_interrupt(). */
 int gaprun_interrupt_install(int signo);
 /* Arm a one-shot timer that sends `signo` to the calling thread after
