@@ -87,10 +87,10 @@ impl Gap {
     /// Run `f`; if it is still running after `timeout`, GAP's computation
     /// is interrupted and `f` sees [`Error::Interrupted`] from the GAP call
     /// that was running. GAP is usable afterwards.
-    pub fn with_deadline<R>(
-        &self,
+    pub fn with_deadline<'gap, R>(
+        &'gap self,
         timeout: Duration,
-        f: impl FnOnce(&Gap) -> Result<R>,
+        f: impl FnOnce(&'gap Gap) -> Result<R>,
     ) -> Result<R> {
         ensure_handler()?;
         let nanos = u64::try_from(timeout.as_nanos()).unwrap_or(u64::MAX);

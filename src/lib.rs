@@ -12,6 +12,7 @@
 pub mod convert;
 pub mod error;
 pub mod interrupt;
+pub mod memory;
 pub mod obj;
 pub mod ops;
 pub mod runtime;

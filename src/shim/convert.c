@@ -465,3 +465,45 @@ int gaprun_sigint_install(void)
     sa.sa_flags = SA_RESTART;
     return sigaction(SIGINT, &sa, 0) == 0 ? 0 : -errno;
 }
+
+/* ---- view strings without line breaks ------------------------------------ */
+
+#include "io.h"
+#include "opers.h"
+#include "gvars.h"
+#include "trycatch.h"
+
+int gaprun_view_string_flat(gaprun_obj obj, int print, gaprun_obj * out)
+{
+    *out = 0;
+    if (!gaprun_is_initialized() || !obj)
+        return GAPRUN_MISUSE;
+    /* volatile: GAP_TRY below sets a second jump point in this frame */
+    volatile int ok = GAP_Enter();
+    if (ok) {
+        Obj buf = NEW_STRING(0);
+        Obj stream = DoOperation2Args(ValGVar(GVarName("OutputTextString")),
+                                      buf, True);
+        /* no line breaking: a big integer must read back as digits only */
+        CALL_2ARGS(ValGVar(GVarName("SetPrintFormattingStatus")), stream,
+                   False);
+        TypOutputFile output = { 0 };
+        OpenOutputStream(&output, stream);
+        GAP_TRY
+        {
+            if (print)
+                PrintObj((Obj)obj);
+            else
+                ViewObj((Obj)obj);
+        }
+        GAP_CATCH
+        {
+            CloseOutput(&output);
+            GAP_THROW();
+        }
+        CloseOutput(&output);
+        *out = CopyToStringRep(buf);
+    }
+    GAP_Leave();
+    return ok ? GAPRUN_OK : GAPRUN_ERROR;
+}

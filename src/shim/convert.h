@@ -90,6 +90,10 @@ typedef struct {
 } gaprun_memory_stats;
 int gaprun_memory_get_stats(gaprun_memory_stats *out);
 
+/* View (print = 0) or print string of an object without GAP's line
+ * breaking (formatting status off), for Display/Debug. */
+int gaprun_view_string_flat(gaprun_obj obj, int print, gaprun_obj *out);
+
 /* ---- interrupts --------------------------------------------------------- */
 
 /* Ask GAP to stop the running computation at its next statement, raising

@@ -534,6 +534,13 @@ extern "C" {
     pub fn gaprun_memory_get_stats(out: *mut gaprun_memory_stats) -> ::std::os::raw::c_int;
 }
 extern "C" {
+    pub fn gaprun_view_string_flat(
+        obj: gaprun_obj,
+        print: ::std::os::raw::c_int,
+        out: *mut gaprun_obj,
+    ) -> ::std::os::raw::c_int;
+}
+extern "C" {
     pub fn gaprun_interrupt();
 }
 extern "C" {
