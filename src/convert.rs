@@ -995,7 +995,7 @@ impl Gap {
     ///
     /// ```
     /// # let gap = gaprun::Gap::init(gaprun::GapOptions { autoload: false, ..Default::default() })?;
-    /// let l = gap.value(vec![3, 1, 2])?;
+    /// let l = gap.value(&vec![3, 1, 2])?;
     /// assert_eq!(l.to_string(), "[ 3, 1, 2 ]");
     /// # Ok::<(), gaprun::Error>(())
     /// ```
