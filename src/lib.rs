@@ -9,13 +9,20 @@
 //! - [`pool`]: the memory pool policy (pure: machine facts → GAP flags);
 //! - [`error`]: one error type.
 
+pub mod convert;
 pub mod error;
+pub mod interrupt;
+pub mod memory;
 pub mod obj;
+pub mod ops;
 pub mod pool;
 pub mod runtime;
 pub mod size;
 pub mod sys;
 
+pub use convert::{ByteString, FromGap, IntoGap, Kind, Permutation, ViewString};
 pub use error::{Error, GapError, Result};
+pub use interrupt::InterruptHandle;
 pub use obj::GapObj;
+pub use ops::IntoGapArgs;
 pub use runtime::{Gap, GapOptions, LoopMode, LoopReport, Statement};

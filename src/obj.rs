@@ -104,6 +104,14 @@ impl<'gap> GapObj<'gap> {
         })
     }
 
+    /// The runtime this handle belongs to (it exists: the handle proves it).
+    pub fn gap(&self) -> &'gap Gap {
+        // A zero-sized value: leaking its box allocates nothing, and a
+        // `&'gap Gap` is sound because GAP is never finalised and the
+        // handle (`!Send`) keeps us on GAP's thread.
+        Box::leak(Box::new(Gap::token()))
+    }
+
     /// The raw pointer, for passing into the shim. It stays valid while
     /// `self` lives.
     pub(crate) fn raw(&self) -> RawObj {

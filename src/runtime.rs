@@ -319,12 +319,12 @@ pub(crate) fn string_bytes(raw: RawObj) -> Option<Vec<u8>> {
     Some(unsafe { std::slice::from_raw_parts(ptr as *const u8, len) }.to_vec())
 }
 
-/// GAP's view (or print) string of an object.
+/// GAP's view (or print) string of an object, without GAP's line breaks.
 pub(crate) fn view_string_of(raw: RawObj, print: bool) -> Result<String> {
     let mut out: RawObj = std::ptr::null_mut();
     // SAFETY: `raw` is rooted by its handle; the result is used before the
     // next allocation.
-    check(unsafe { sys::gaprun_view_string(raw, print as i32, &mut out) })?;
+    check(unsafe { sys::gaprun_view_string_flat(raw, print as i32, &mut out) })?;
     let bytes = string_bytes(out).unwrap_or_default();
     Ok(String::from_utf8_lossy(&bytes).into_owned())
 }
@@ -337,6 +337,14 @@ fn list_elm(list: RawObj, pos: usize) -> Result<RawObj> {
 }
 
 impl Gap {
+    /// A handle for code that already holds proof of an initialised GAP on
+    /// this thread (a rooted [`GapObj`]).
+    pub(crate) fn token() -> Gap {
+        Gap {
+            _not_send: PhantomData,
+        }
+    }
+
     /// Initialise GAP with `options`, or get a handle to the GAP this
     /// thread already initialised with the same options.
     pub fn init(options: GapOptions) -> Result<Gap> {
@@ -469,11 +477,11 @@ impl Gap {
     /// Evaluate statements and return the value of the last one; the first
     /// GAP error becomes `Err`.
     ///
-    /// A missing final `;` is added, so `eval_value("1+1")` works.
+    /// A lone expression needs no final `;`: `gap.eval_value("2^10")`.
     pub fn eval_value(&self, code: &str) -> Result<GapObj<'_>> {
         let trimmed = code.trim_end();
         let owned;
-        let code = if trimmed.ends_with(';') {
+        let code = if trimmed.ends_with(';') || trimmed.is_empty() {
             code
         } else {
             owned = format!("{trimmed};");
@@ -483,6 +491,9 @@ impl Gap {
         let mut last = None;
         for st in statements {
             if let Some(e) = st.error {
+                if e.message.starts_with("user interrupt") {
+                    return Err(Error::Interrupted);
+                }
                 return Err(Error::Gap(e));
             }
             if st.quit {

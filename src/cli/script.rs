@@ -27,6 +27,11 @@ pub fn start_gap(args: &GapArgs, planned_workers: u32) -> Result<Gap, i32> {
         Ok(gap) => {
             // Let GAP print its error messages on stderr itself, as `gap` does.
             gap.set_error_capture(false);
+            // Ctrl-C interrupts the running statement (GAP reports "user
+            // interrupt"); a second one before GAP noticed exits.
+            if let Err(e) = gaprun::interrupt::install_sigint_handler() {
+                eprintln!("gaprun: cannot install the Ctrl-C handler: {e}");
+            }
             Ok(gap)
         }
         Err(e) => {

@@ -417,3 +417,144 @@ extern "C" {
 extern "C" {
     pub fn gaprun_pool_get_stats(out: *mut gaprun_pool_stats);
 }
+pub const GAPRUN_KIND_OTHER: _bindgen_ty_7 = 0;
+pub const GAPRUN_KIND_INT: _bindgen_ty_7 = 1;
+pub const GAPRUN_KIND_RAT: _bindgen_ty_7 = 2;
+pub const GAPRUN_KIND_FLOAT: _bindgen_ty_7 = 3;
+pub const GAPRUN_KIND_STRING: _bindgen_ty_7 = 4;
+pub const GAPRUN_KIND_BOOL: _bindgen_ty_7 = 5;
+pub const GAPRUN_KIND_FAIL: _bindgen_ty_7 = 6;
+pub const GAPRUN_KIND_LIST: _bindgen_ty_7 = 7;
+pub const GAPRUN_KIND_RECORD: _bindgen_ty_7 = 8;
+pub const GAPRUN_KIND_PERM: _bindgen_ty_7 = 9;
+pub const GAPRUN_KIND_FFE: _bindgen_ty_7 = 10;
+pub const GAPRUN_KIND_CYC: _bindgen_ty_7 = 11;
+pub const GAPRUN_KIND_FUNCTION: _bindgen_ty_7 = 12;
+pub const GAPRUN_KIND_CHAR: _bindgen_ty_7 = 13;
+pub type _bindgen_ty_7 = ::std::os::raw::c_uint;
+extern "C" {
+    pub fn gaprun_kind(obj: gaprun_obj, kind: *mut ::std::os::raw::c_int) -> ::std::os::raw::c_int;
+}
+extern "C" {
+    pub fn gaprun_int_size(obj: gaprun_obj, size: *mut i64) -> ::std::os::raw::c_int;
+}
+extern "C" {
+    pub fn gaprun_int_limbs(obj: gaprun_obj, buf: *mut u64, n: usize) -> ::std::os::raw::c_int;
+}
+extern "C" {
+    pub fn gaprun_make_int_limbs(
+        limbs: *const u64,
+        size: i64,
+        out: *mut gaprun_obj,
+    ) -> ::std::os::raw::c_int;
+}
+extern "C" {
+    pub fn gaprun_rat_parts(
+        obj: gaprun_obj,
+        num: *mut gaprun_obj,
+        den: *mut gaprun_obj,
+    ) -> ::std::os::raw::c_int;
+}
+extern "C" {
+    pub fn gaprun_float_value(obj: gaprun_obj, out: *mut f64) -> ::std::os::raw::c_int;
+}
+extern "C" {
+    pub fn gaprun_make_float(value: f64, out: *mut gaprun_obj) -> ::std::os::raw::c_int;
+}
+extern "C" {
+    pub fn gaprun_bool_value(
+        obj: gaprun_obj,
+        out: *mut ::std::os::raw::c_int,
+    ) -> ::std::os::raw::c_int;
+}
+extern "C" {
+    pub fn gaprun_bool_obj(which: ::std::os::raw::c_int) -> gaprun_obj;
+}
+extern "C" {
+    pub fn gaprun_make_list(capacity: usize, out: *mut gaprun_obj) -> ::std::os::raw::c_int;
+}
+extern "C" {
+    pub fn gaprun_list_assign(
+        list: gaprun_obj,
+        pos: usize,
+        value: gaprun_obj,
+    ) -> ::std::os::raw::c_int;
+}
+extern "C" {
+    pub fn gaprun_make_int_list(
+        values: *const i64,
+        n: usize,
+        out: *mut gaprun_obj,
+    ) -> ::std::os::raw::c_int;
+}
+extern "C" {
+    pub fn gaprun_list_small_ints(
+        list: gaprun_obj,
+        buf: *mut i64,
+        n: usize,
+    ) -> ::std::os::raw::c_int;
+}
+extern "C" {
+    pub fn gaprun_make_range(
+        len: i64,
+        low: i64,
+        inc: i64,
+        out: *mut gaprun_obj,
+    ) -> ::std::os::raw::c_int;
+}
+extern "C" {
+    pub fn gaprun_make_record(out: *mut gaprun_obj) -> ::std::os::raw::c_int;
+}
+extern "C" {
+    pub fn gaprun_record_assign(
+        rec: gaprun_obj,
+        name: *const ::std::os::raw::c_char,
+        len: usize,
+        value: gaprun_obj,
+    ) -> ::std::os::raw::c_int;
+}
+extern "C" {
+    pub fn gaprun_record_len(rec: gaprun_obj, len: *mut usize) -> ::std::os::raw::c_int;
+}
+extern "C" {
+    pub fn gaprun_record_entry(
+        rec: gaprun_obj,
+        i: usize,
+        name: *mut gaprun_obj,
+        value: *mut gaprun_obj,
+    ) -> ::std::os::raw::c_int;
+}
+#[repr(C)]
+#[derive(Debug, Copy, Clone)]
+pub struct gaprun_memory_stats {
+    pub pool_bytes: u64,
+    pub allocated_total: u64,
+}
+extern "C" {
+    pub fn gaprun_memory_get_stats(out: *mut gaprun_memory_stats) -> ::std::os::raw::c_int;
+}
+extern "C" {
+    pub fn gaprun_view_string_flat(
+        obj: gaprun_obj,
+        print: ::std::os::raw::c_int,
+        out: *mut gaprun_obj,
+    ) -> ::std::os::raw::c_int;
+}
+extern "C" {
+    pub fn gaprun_interrupt();
+}
+extern "C" {
+    pub fn gaprun_interrupt_clear() -> ::std::os::raw::c_int;
+}
+extern "C" {
+    pub fn gaprun_sigint_install() -> ::std::os::raw::c_int;
+}
+extern "C" {
+    pub fn gaprun_interrupt_install(signo: ::std::os::raw::c_int) -> ::std::os::raw::c_int;
+}
+extern "C" {
+    pub fn gaprun_deadline_arm(signo: ::std::os::raw::c_int, nanos: u64) -> ::std::os::raw::c_int;
+}
+extern "C" {
+    pub fn gaprun_deadline_disarm();
+}
