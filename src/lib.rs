@@ -7,6 +7,7 @@
 //! - [`runtime`]: one initialisation per process, options → GAP's argv;
 //! - [`obj`]: rooted handles to GAP objects;
 //! - [`pool`]: the memory pool policy (pure: machine facts → GAP flags);
+//! - [`workspace`]: the saved-workspace cache (fast start-up);
 //! - [`error`]: one error type.
 
 pub mod error;
@@ -14,6 +15,7 @@ pub mod obj;
 pub mod runtime;
 pub mod size;
 pub mod sys;
+pub mod workspace;
 
 pub use error::{Error, GapError, Result};
 pub use obj::GapObj;

@@ -2,6 +2,7 @@
 
 use clap::Args;
 use gaprun::size::parse_size;
+use gaprun::workspace::{self, CacheSettings, CacheStatus};
 use gaprun::GapOptions;
 use std::path::PathBuf;
 
@@ -13,7 +14,13 @@ fn size_arg(s: &str) -> Result<u64, String> {
 #[derive(Args, Debug, Clone, Default)]
 pub struct GapArgs {
     /// GAP root folder(s) (GAP's -l); repeat or separate with ';'.
-    #[arg(long = "gap-root", value_name = "DIR", env = "GAPRUN_GAP_ROOT", value_delimiter = ';', global = true)]
+    #[arg(
+        long = "gap-root",
+        value_name = "DIR",
+        env = "GAPRUN_GAP_ROOT",
+        value_delimiter = ';',
+        global = true
+    )]
     pub gap_root: Vec<PathBuf>,
 
     /// Initial size of GAP's memory pool (GAP's -s), e.g. 512m, 3g.
@@ -33,15 +40,64 @@ pub struct GapArgs {
     pub initial_workspace: Option<u64>,
 
     /// Packages to load after start-up (comma-separated).
-    #[arg(long = "packages", value_name = "LIST", env = "GAPRUN_PACKAGES", value_delimiter = ',', global = true)]
+    #[arg(
+        long = "packages",
+        value_name = "LIST",
+        env = "GAPRUN_PACKAGES",
+        value_delimiter = ',',
+        global = true
+    )]
     pub packages: Vec<String>,
 
     /// Do not load GAP's default packages at start-up (GAP's -A).
     #[arg(short = 'A', long = "no-autoload", global = true)]
     pub no_autoload: bool,
+
+    /// Start without the saved-workspace cache (read GAP's library from its files).
+    #[arg(long = "no-workspace", global = true)]
+    pub no_workspace: bool,
+
+    /// Folder of the saved-workspace cache (default: the user's cache folder).
+    #[arg(
+        long = "workspace-cache",
+        value_name = "DIR",
+        env = "GAPRUN_WORKSPACE_CACHE",
+        global = true
+    )]
+    pub workspace_cache: Option<PathBuf>,
 }
 
 impl GapArgs {
+    /// Whether and where to cache saved workspaces.
+    pub fn cache_settings(&self) -> CacheSettings {
+        CacheSettings {
+            enabled: !self.no_workspace,
+            dir: self.workspace_cache.clone(),
+        }
+    }
+
+    /// GAP options with the cached workspace filled in (built first when
+    /// this configuration has none): what every subcommand that starts GAP
+    /// should pass to `Gap::init`. Warnings are printed on stderr; set
+    /// `GAPRUN_DEBUG=workspace` to see what the cache did.
+    pub fn start_options(&self) -> (GapOptions, CacheStatus) {
+        let (options, status) = workspace::prepare(self.options(), &self.cache_settings());
+        for w in &status.warnings {
+            eprintln!("gaprun: warning: {w}");
+        }
+        if std::env::var("GAPRUN_DEBUG")
+            .is_ok_and(|v| v.split(',').any(|p| p == "workspace" || p == "all"))
+        {
+            eprintln!(
+                "gaprun: workspace: {} ({}; {} ms)",
+                if status.used { "used" } else { "not used" },
+                status.reason,
+                status.millis
+            );
+        }
+        (options, status)
+    }
+
     /// GAP options from the command line (memory values the user did not
     /// give stay unset here).
     pub fn options(&self) -> GapOptions {

@@ -15,7 +15,7 @@ use std::path::{Path, PathBuf};
 
 /// Start GAP for the command line, or print why not.
 pub fn start_gap(args: &GapArgs) -> Result<Gap, i32> {
-    let options = args.options();
+    let (options, _cache) = args.start_options();
     match Gap::init(options) {
         Ok(gap) => {
             // Let GAP print its error messages on stderr itself, as `gap` does.

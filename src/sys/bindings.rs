@@ -417,3 +417,6 @@ extern "C" {
 extern "C" {
     pub fn gaprun_pool_get_stats(out: *mut gaprun_pool_stats);
 }
+extern "C" {
+    pub fn gaprun_save_workspace(path: *const ::std::os::raw::c_char) -> ::std::os::raw::c_int;
+}
