@@ -61,10 +61,7 @@ fn main() {
     link::emit_link_lines(&linked);
 
     // What the runtime needs to know about the GAP it was built against.
-    println!(
-        "cargo:rustc-env=GAPRUN_GAP_ROOTS={}",
-        install.roots_string()
-    );
+    println!("cargo:rustc-env=GAPRUN_GAP_ROOTS={}", install.roots_string());
     println!("cargo:rustc-env=GAPRUN_GAP_SOURCE={}", install.source);
     println!("cargo:rustc-env=GAPRUN_LINK_MODE={}", linked.mode);
     println!("cargo:rustc-env=GAPRUN_LIBGAP_ID={}", linked.library_id);

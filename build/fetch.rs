@@ -27,11 +27,7 @@ fn read_pins(lock: &Path) -> Result<Vec<Pin>, String> {
         }
         let cols: Vec<&str> = line.split_whitespace().collect();
         if cols.len() != 3 || cols[2].len() != 64 {
-            return Err(format!(
-                "{}:{}: expected `package version sha256`",
-                lock.display(),
-                n + 1
-            ));
+            return Err(format!("{}:{}: expected `package version sha256`", lock.display(), n + 1));
         }
         pins.push(Pin {
             package: cols[0].to_string(),
@@ -56,22 +52,16 @@ fn deb_name(pin: &Pin) -> String {
 
 fn find_deb(dir: &Path, pin: &Pin) -> Option<PathBuf> {
     let prefix = deb_name(pin);
-    fs::read_dir(dir)
-        .ok()?
-        .flatten()
-        .map(|e| e.path())
-        .find(|p| {
-            p.file_name()
-                .and_then(|n| n.to_str())
-                .is_some_and(|n| n.starts_with(&prefix) && n.ends_with(".deb"))
-        })
+    fs::read_dir(dir).ok()?.flatten().map(|e| e.path()).find(|p| {
+        p.file_name()
+            .and_then(|n| n.to_str())
+            .is_some_and(|n| n.starts_with(&prefix) && n.ends_with(".deb"))
+    })
 }
 
 fn run(cmd: &mut Command) -> Result<(), String> {
     let shown = format!("{cmd:?}");
-    let out = cmd
-        .output()
-        .map_err(|e| format!("cannot run {shown}: {e}"))?;
+    let out = cmd.output().map_err(|e| format!("cannot run {shown}: {e}"))?;
     if out.status.success() {
         Ok(())
     } else {
@@ -114,8 +104,7 @@ pub fn fetch_pinned(manifest_dir: &Path) -> Result<(), String> {
     let pins = read_pins(&lock)?;
     let archives = vendor.join(".apt/archives");
     let target = vendor.join("gap");
-    fs::create_dir_all(&archives)
-        .map_err(|e| format!("cannot create {}: {e}", archives.display()))?;
+    fs::create_dir_all(&archives).map_err(|e| format!("cannot create {}: {e}", archives.display()))?;
 
     let missing: Vec<&Pin> = pins
         .iter()
@@ -138,16 +127,10 @@ pub fn fetch_pinned(manifest_dir: &Path) -> Result<(), String> {
             fs::create_dir_all(apt_dir.join(sub)).map_err(|e| e.to_string())?;
         }
         let opts = apt_private_options(&apt_dir);
-        println!(
-            "cargo:warning=gaprun: fetching GAP {} packages with apt-get (once)",
-            missing.len()
-        );
+        println!("cargo:warning=gaprun: fetching GAP {} packages with apt-get (once)", missing.len());
         run(Command::new("apt-get").args(&opts).arg("-qq").arg("update"))?;
         let mut cmd = Command::new("apt-get");
-        cmd.current_dir(&archives)
-            .args(&opts)
-            .arg("-qq")
-            .arg("download");
+        cmd.current_dir(&archives).args(&opts).arg("-qq").arg("download");
         for pin in &missing {
             cmd.arg(format!("{}={}", pin.package, pin.version));
         }
@@ -175,7 +158,6 @@ pub fn fetch_pinned(manifest_dir: &Path) -> Result<(), String> {
         run(Command::new("dpkg-deb").arg("-x").arg(&deb).arg(&staging))?;
     }
     let _ = fs::remove_dir_all(&target);
-    fs::rename(&staging, &target)
-        .map_err(|e| format!("cannot move unpacked GAP into place: {e}"))?;
+    fs::rename(&staging, &target).map_err(|e| format!("cannot move unpacked GAP into place: {e}"))?;
     Ok(())
 }

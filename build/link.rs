@@ -34,8 +34,7 @@ pub fn link_gap(install: &GapInstall, out_dir: &Path) -> Result<Linked, String> 
     let want_dynamic = env::var("GAPRUN_LINK").is_ok_and(|v| v == "dynamic");
     if archive.is_file() && !want_dynamic {
         let hooked = out_dir.join("libgap_hooked.a");
-        fs::copy(&archive, &hooked)
-            .map_err(|e| format!("cannot copy {}: {e}", archive.display()))?;
+        fs::copy(&archive, &hooked).map_err(|e| format!("cannot copy {}: {e}", archive.display()))?;
         let objcopy = env::var("OBJCOPY").unwrap_or_else(|_| "objcopy".to_string());
         let out = Command::new(&objcopy)
             .arg("--redefine-sym")
@@ -71,10 +70,7 @@ pub fn link_gap(install: &GapInstall, out_dir: &Path) -> Result<Linked, String> 
             search_dir: install.lib_dir.clone(),
         });
     }
-    Err(format!(
-        "no libgap.a or libgap.so in {}",
-        install.lib_dir.display()
-    ))
+    Err(format!("no libgap.a or libgap.so in {}", install.lib_dir.display()))
 }
 
 pub fn compile_shim(install: &GapInstall, linked: &Linked, manifest_dir: &Path) {
@@ -100,10 +96,7 @@ pub fn compile_shim(install: &GapInstall, linked: &Linked, manifest_dir: &Path) 
 }
 
 pub fn emit_link_lines(linked: &Linked) {
-    println!(
-        "cargo:rustc-link-search=native={}",
-        linked.search_dir.display()
-    );
+    println!("cargo:rustc-link-search=native={}", linked.search_dir.display());
     if linked.mode == "static-hooked" {
         // whole-archive: compiled GAP packages (io.so, …) resolve kernel
         // symbols that gaprun itself never references.
@@ -115,10 +108,7 @@ pub fn emit_link_lines(linked: &Linked) {
         println!("cargo:rustc-link-lib=dylib=m");
     } else {
         println!("cargo:rustc-link-lib=dylib=gap");
-        println!(
-            "cargo:rustc-link-arg=-Wl,-rpath,{}",
-            linked.search_dir.display()
-        );
+        println!("cargo:rustc-link-arg=-Wl,-rpath,{}", linked.search_dir.display());
     }
     // Compiled GAP packages have no DT_NEEDED on libgap: they expect the
     // executable to export GAP's kernel symbols. This applies to gaprun's own

@@ -48,18 +48,11 @@ pub fn find_gap(manifest_dir: &Path) -> Result<GapInstall, String> {
             .as_ref()
             .map(|r| env::split_paths(r).collect())
             .unwrap_or_default();
-        let inc = env_inc
-            .clone()
-            .unwrap_or_else(|| PathBuf::from("/usr/include/gap"));
+        let inc = env_inc.clone().unwrap_or_else(|| PathBuf::from("/usr/include/gap"));
         let lib = env_lib
             .clone()
             .unwrap_or_else(|| PathBuf::from(format!("/usr/lib/{MULTIARCH}")));
-        match check(
-            inc,
-            lib,
-            roots,
-            "environment (GAP_ROOT/GAP_INCLUDE_DIR/GAP_LIB_DIR)",
-        ) {
+        match check(inc, lib, roots, "environment (GAP_ROOT/GAP_INCLUDE_DIR/GAP_LIB_DIR)") {
             Ok(found) => return Ok(found),
             Err(e) => {
                 // An explicit setting that does not work is an error, not a
@@ -68,10 +61,7 @@ pub fn find_gap(manifest_dir: &Path) -> Result<GapInstall, String> {
             }
         }
     }
-    let _ = writeln!(
-        searched,
-        "  environment: GAP_ROOT / GAP_INCLUDE_DIR / GAP_LIB_DIR not set"
-    );
+    let _ = writeln!(searched, "  environment: GAP_ROOT / GAP_INCLUDE_DIR / GAP_LIB_DIR not set");
 
     // 2. pkg-config, when the distribution ships a libgap.pc.
     match pkg_config() {
@@ -143,9 +133,7 @@ fn check(
                 .join(", ")
         ));
     }
-    let version = roots
-        .iter()
-        .find_map(|r| read_version(&r.join("sysinfo.gap")));
+    let version = roots.iter().find_map(|r| read_version(&r.join("sysinfo.gap")));
     let gap_executable = inc
         .parent()
         .and_then(Path::parent)

@@ -508,9 +508,7 @@ impl Gap {
         let raw_args: Vec<RawObj> = args.iter().map(|a| a.raw()).collect();
         let mut out: RawObj = std::ptr::null_mut();
         // SAFETY: all arguments are rooted by their handles.
-        check(unsafe {
-            sys::gaprun_call(func.raw(), raw_args.len(), raw_args.as_ptr(), &mut out)
-        })?;
+        check(unsafe { sys::gaprun_call(func.raw(), raw_args.len(), raw_args.as_ptr(), &mut out) })?;
         if out.is_null() {
             Ok(None)
         } else {
@@ -549,9 +547,8 @@ impl Gap {
 
     /// Run a file statement by statement (output straight to stdout).
     pub fn run_file(&self, path: &Path, mode: LoopMode) -> Result<LoopReport> {
-        let cpath = CString::new(path.as_os_str().as_bytes()).map_err(|_| {
-            Error::InvalidArgument(format!("{} contains a NUL byte", path.display()))
-        })?;
+        let cpath = CString::new(path.as_os_str().as_bytes())
+            .map_err(|_| Error::InvalidArgument(format!("{} contains a NUL byte", path.display())))?;
         self.run_loop(|report| {
             // SAFETY: valid C string; the shim catches GAP errors.
             unsafe { sys::gaprun_loop_file(cpath.as_ptr(), mode.flags(), report) }

@@ -24,31 +24,14 @@ pub fn run(gap: &GapArgs, args: &InfoArgs) -> i32 {
         "workspace": workspace,
     });
     if args.json {
-        println!(
-            "{}",
-            serde_json::to_string_pretty(&report).unwrap_or_default()
-        );
+        println!("{}", serde_json::to_string_pretty(&report).unwrap_or_default());
     } else {
         println!("gaprun {}", env!("CARGO_PKG_VERSION"));
-        println!(
-            "GAP {} ({}, found: {})",
-            build.gap_version, build.link_mode, build.gap_source
-        );
-        println!(
-            "GAP roots: {}",
-            options
-                .effective_roots()
-                .iter()
-                .map(|p| p.display().to_string())
-                .collect::<Vec<_>>()
-                .join(";")
-        );
+        println!("GAP {} ({}, found: {})", build.gap_version, build.link_mode, build.gap_source);
+        println!("GAP roots: {}", options.effective_roots().iter().map(|p| p.display().to_string()).collect::<Vec<_>>().join(";"));
         println!("GAP command line: {}", options.argv().join(" "));
-        println!(
-            "Saved workspace: {} ({})",
-            if workspace.used { "used" } else { "not used" },
-            workspace.reason
-        );
+        let used = if workspace.used { "used" } else { "not used" };
+        println!("Saved workspace: {used} ({})", workspace.reason);
     }
     EXIT_OK
 }

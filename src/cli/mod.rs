@@ -36,12 +36,7 @@ pub struct Cli {
     pub command: Option<Command>,
 
     /// Statements to run (values are echoed as in GAP's REPL).
-    #[arg(
-        short = 'c',
-        long = "command",
-        value_name = "STATEMENTS",
-        conflicts_with = "files"
-    )]
+    #[arg(short = 'c', long = "command", value_name = "STATEMENTS", conflicts_with = "files")]
     pub code: Option<String>,
 
     /// GAP files to run in order; `-` reads standard input.

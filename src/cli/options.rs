@@ -14,13 +14,7 @@ fn size_arg(s: &str) -> Result<u64, String> {
 #[derive(Args, Debug, Clone, Default)]
 pub struct GapArgs {
     /// GAP root folder(s) (GAP's -l); repeat or separate with ';'.
-    #[arg(
-        long = "gap-root",
-        value_name = "DIR",
-        env = "GAPRUN_GAP_ROOT",
-        value_delimiter = ';',
-        global = true
-    )]
+    #[arg(long = "gap-root", value_name = "DIR", env = "GAPRUN_GAP_ROOT", value_delimiter = ';', global = true)]
     pub gap_root: Vec<PathBuf>,
 
     /// Initial size of GAP's memory pool (GAP's -s), e.g. 512m, 3g.
@@ -40,13 +34,7 @@ pub struct GapArgs {
     pub initial_workspace: Option<u64>,
 
     /// Packages to load after start-up (comma-separated).
-    #[arg(
-        long = "packages",
-        value_name = "LIST",
-        env = "GAPRUN_PACKAGES",
-        value_delimiter = ',',
-        global = true
-    )]
+    #[arg(long = "packages", value_name = "LIST", env = "GAPRUN_PACKAGES", value_delimiter = ',', global = true)]
     pub packages: Vec<String>,
 
     /// Do not load GAP's default packages at start-up (GAP's -A).
@@ -58,12 +46,7 @@ pub struct GapArgs {
     pub no_workspace: bool,
 
     /// Folder of the saved-workspace cache (default: the user's cache folder).
-    #[arg(
-        long = "workspace-cache",
-        value_name = "DIR",
-        env = "GAPRUN_WORKSPACE_CACHE",
-        global = true
-    )]
+    #[arg(long = "workspace-cache", value_name = "DIR", env = "GAPRUN_WORKSPACE_CACHE", global = true)]
     pub workspace_cache: Option<PathBuf>,
 }
 

@@ -10,12 +10,7 @@
 //! none of the functions that can raise a GAP error is called except through
 //! the shim's `gaprun_*` entry points.
 
-#![allow(
-    non_upper_case_globals,
-    non_camel_case_types,
-    non_snake_case,
-    dead_code
-)]
+#![allow(non_upper_case_globals, non_camel_case_types, non_snake_case, dead_code)]
 #![allow(clippy::all)]
 
 include!("bindings.rs");
