@@ -61,7 +61,11 @@ fn made_on_first_run_and_used_on_second() {
     let second = gaprun(cache.path(), &["-A", "-c", CODE]);
     assert!(second.status.success(), "{}", stderr(&second));
     assert_eq!(stdout(&second), ANSWER);
-    assert!(note(&second).contains("used (cached workspace found"), "{}", note(&second));
+    assert!(
+        note(&second).contains("used (cached workspace found"),
+        "{}",
+        note(&second)
+    );
     assert!(!stderr(&second).contains("warning"), "{}", stderr(&second));
 
     let info = cache_info(cache.path(), &["-A"]);
@@ -72,7 +76,11 @@ fn made_on_first_run_and_used_on_second() {
 
     // `gaprun info` says so too, and --no-workspace turns it off.
     let o = gaprun(cache.path(), &["info", "-A"]);
-    assert!(stdout(&o).contains("Saved workspace: used"), "{}", stdout(&o));
+    assert!(
+        stdout(&o).contains("Saved workspace: used"),
+        "{}",
+        stdout(&o)
+    );
     let off = gaprun(cache.path(), &["-A", "--no-workspace", "-c", CODE]);
     assert_eq!(stdout(&off), ANSWER);
     assert!(note(&off).contains("not used (disabled"), "{}", note(&off));
@@ -80,7 +88,13 @@ fn made_on_first_run_and_used_on_second() {
     // cache clear removes it; the next start builds again.
     let o = gaprun(cache.path(), &["cache", "clear"]);
     assert!(o.status.success());
-    assert_eq!(cache_info(cache.path(), &["-A"])["entries"].as_array().unwrap().len(), 0);
+    assert_eq!(
+        cache_info(cache.path(), &["-A"])["entries"]
+            .as_array()
+            .unwrap()
+            .len(),
+        0
+    );
 }
 
 #[test]
@@ -92,7 +106,13 @@ fn another_package_list_is_another_workspace() {
     // Another package list must not load the first workspace.
     let b = gaprun(
         cache.path(),
-        &["-A", "--packages", "smallgrp", "-c", "IdGroup(SmallGroup(12, 3));"],
+        &[
+            "-A",
+            "--packages",
+            "smallgrp",
+            "-c",
+            "IdGroup(SmallGroup(12, 3));",
+        ],
     );
     assert!(b.status.success(), "{}", stderr(&b));
     assert_eq!(stdout(&b), "[ 12, 3 ]\n");
@@ -157,7 +177,10 @@ fn truncated_or_unstamped_workspace_is_rebuilt() {
     let first = gaprun(cache.path(), &["-A", "-c", CODE]);
     assert!(note(&first).contains("built it now"), "{}", note(&first));
     let info = cache_info(cache.path(), &["-A"]);
-    let ws = info["entries"][0]["workspace"].as_str().unwrap().to_string();
+    let ws = info["entries"][0]["workspace"]
+        .as_str()
+        .unwrap()
+        .to_string();
     let size = std::fs::metadata(&ws).unwrap().len();
     let f = std::fs::OpenOptions::new().write(true).open(&ws).unwrap();
     f.set_len(size / 3).unwrap();
@@ -166,7 +189,11 @@ fn truncated_or_unstamped_workspace_is_rebuilt() {
     let o = gaprun(cache.path(), &["-A", "-c", CODE]);
     assert!(o.status.success(), "{}", stderr(&o));
     assert_eq!(stdout(&o), ANSWER);
-    assert!(stderr(&o).contains("warning: cached workspace"), "{}", stderr(&o));
+    assert!(
+        stderr(&o).contains("warning: cached workspace"),
+        "{}",
+        stderr(&o)
+    );
     assert!(stderr(&o).contains("truncated"), "{}", stderr(&o));
     assert!(note(&o).contains("built it now"), "{}", note(&o));
     assert_eq!(std::fs::metadata(&ws).unwrap().len(), size);
@@ -178,7 +205,11 @@ fn truncated_or_unstamped_workspace_is_rebuilt() {
     assert_eq!(stdout(&o), ANSWER);
     assert!(stderr(&o).contains("no valid stamp"), "{}", stderr(&o));
     let o = gaprun(cache.path(), &["-A", "-c", CODE]);
-    assert!(note(&o).contains("used (cached workspace found"), "{}", note(&o));
+    assert!(
+        note(&o).contains("used (cached workspace found"),
+        "{}",
+        note(&o)
+    );
 }
 
 #[test]
@@ -213,7 +244,11 @@ fn two_concurrent_first_runs_both_succeed() {
         .collect();
     assert!(stray.is_empty(), "{stray:?}");
     let c = gaprun(cache.path(), &["-A", "-c", CODE]);
-    assert!(note(&c).contains("used (cached workspace found"), "{}", note(&c));
+    assert!(
+        note(&c).contains("used (cached workspace found"),
+        "{}",
+        note(&c)
+    );
 }
 
 /// Results with and without the workspace are identical: a file of
@@ -228,10 +263,18 @@ fn same_answers_with_and_without_workspace() {
     let build = gaprun(cache.path(), &["-c", &script]);
     let warm = gaprun(cache.path(), &["-c", &script]);
     assert!(cold.status.success(), "{}", stderr(&cold));
-    assert!(note(&warm).contains("used (cached workspace found"), "{}", note(&warm));
+    assert!(
+        note(&warm).contains("used (cached workspace found"),
+        "{}",
+        note(&warm)
+    );
     assert_eq!(stdout(&cold), stdout(&build));
     assert_eq!(stdout(&cold), stdout(&warm));
-    assert!(stdout(&cold).starts_with("true\ntrue\n4\n"), "{}", stdout(&cold));
+    assert!(
+        stdout(&cold).starts_with("true\ntrue\n4\n"),
+        "{}",
+        stdout(&cold)
+    );
 
     let tst = gaprun::runtime::built_in_roots()
         .iter()
@@ -243,10 +286,20 @@ fn same_answers_with_and_without_workspace() {
          Print(f, \" \", Test(Concatenation(\"{}/\", f)), \"\\n\"); od;",
         tst.display()
     );
-    let cold = gaprun(cache.path(), &["--packages", "io", "--no-workspace", "-c", &code]);
+    let cold = gaprun(
+        cache.path(),
+        &["--packages", "io", "--no-workspace", "-c", &code],
+    );
     let _build = gaprun(cache.path(), &["--packages", "io", "-c", &code]);
     let warm = gaprun(cache.path(), &["--packages", "io", "-c", &code]);
-    assert!(note(&warm).contains("used (cached workspace found"), "{}", note(&warm));
-    assert_eq!(stdout(&cold), "all.tst true\nbugfix.tst true\nfuncs.tst true\n");
+    assert!(
+        note(&warm).contains("used (cached workspace found"),
+        "{}",
+        note(&warm)
+    );
+    assert_eq!(
+        stdout(&cold),
+        "all.tst true\nbugfix.tst true\nfuncs.tst true\n"
+    );
     assert_eq!(stdout(&cold), stdout(&warm));
 }
