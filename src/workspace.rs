@@ -61,6 +61,10 @@ const FINGERPRINT_DIRS: [&str; 3] = ["lib", "grp", "pkg"];
 /// Single files of a GAP root that GAP reads at start-up.
 const FINGERPRINT_FILES: [&str; 3] = ["sysinfo.gap", "gaprc", "gap.ini"];
 
+/// Workspaces kept in the cache folder (about 45 MB each); older ones
+/// (by build time) are deleted when a new one is published.
+const KEEP: usize = 4;
+
 /// Whether and where to cache workspaces.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct CacheSettings {
@@ -108,6 +112,10 @@ pub struct KeyInputs {
     pub gap_version: String,
     pub libgap_id: String,
     pub link_mode: String,
+    /// The running program (path, size, mtime): the C code linked into it
+    /// can register GAP globals, and GAP exits on a workspace whose globals
+    /// differ from the kernel's, so a rebuilt program gets new workspaces.
+    pub program: Option<(PathBuf, u64, i128)>,
     pub roots: Vec<PathBuf>,
     /// The user's GAP root (`~/.gap`) when it exists: GAP reads packages and
     /// `gaprc` from it.
@@ -228,6 +236,12 @@ pub fn fingerprint(roots: &[PathBuf]) -> (u64, String) {
     (count, format!("{:x}", hasher.finalize()))
 }
 
+fn program_identity() -> Option<(PathBuf, u64, i128)> {
+    let exe = std::env::current_exe().ok()?;
+    let meta = fs::metadata(&exe).ok()?;
+    Some((exe, meta.len(), mtime_ns(&meta)))
+}
+
 /// The key of the workspace `options` would save.
 pub fn key(options: &GapOptions) -> WorkspaceKey {
     let build = build_info();
@@ -241,6 +255,7 @@ pub fn key(options: &GapOptions) -> WorkspaceKey {
         gap_version: build.gap_version.to_string(),
         libgap_id: build.libgap_id.to_string(),
         link_mode: build.link_mode.to_string(),
+        program: program_identity(),
         roots,
         user_root,
         packages: options.packages.clone(),
@@ -608,6 +623,7 @@ fn build_workspace(
         // also sees its stamp; one that sees only the stamp finds no file.
         fs::rename(&tmp_stamp, &p.stamp).map_err(|e| e.to_string())?;
         fs::rename(&tmp, &p.workspace).map_err(|e| e.to_string())?;
+        prune(dir, KEEP);
         Ok(())
     })();
     for leftover in [&tmp, &tmp_stamp, &log] {
@@ -706,6 +722,20 @@ pub fn entries(dir: &Path) -> Vec<CacheEntry> {
         });
     }
     out
+}
+
+/// Delete all but the `keep` most recently built workspaces. A process
+/// that is restoring one of them keeps reading it (the file is only
+/// unlinked); one that is about to finds it gone and starts without it.
+fn prune(dir: &Path, keep: usize) {
+    let mut all = entries(dir);
+    all.sort_by_key(|e| std::cmp::Reverse(e.stamp.as_ref().map_or(0, |s| s.created)));
+    for old in all.iter().skip(keep) {
+        let p = paths(dir, &old.key);
+        for f in [&p.stamp, &p.workspace, &p.failed] {
+            let _ = fs::remove_file(f);
+        }
+    }
 }
 
 fn is_key(s: &str) -> bool {
