@@ -7,6 +7,7 @@
 //! - [`runtime`]: one initialisation per process, options → GAP's argv;
 //! - [`obj`]: rooted handles to GAP objects;
 //! - [`pool`]: the memory pool policy (pure: machine facts → GAP flags);
+//! - [`workspace`]: the saved-workspace cache (fast start-up);
 //! - [`error`]: one error type.
 
 pub mod convert;
@@ -19,6 +20,7 @@ pub mod pool;
 pub mod runtime;
 pub mod size;
 pub mod sys;
+pub mod workspace;
 
 pub use convert::{ByteString, FromGap, IntoGap, Kind, Permutation, ViewString};
 pub use error::{Error, GapError, Result};

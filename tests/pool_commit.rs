@@ -189,8 +189,14 @@ impl OvercommitGuard {
         // SAFETY: single-threaded; the handler only reads this byte.
         unsafe {
             SAVED_MODE = old.as_bytes().first().copied().unwrap_or(b'0');
-            libc::signal(libc::SIGINT, restore_and_exit as *const () as libc::sighandler_t);
-            libc::signal(libc::SIGTERM, restore_and_exit as *const () as libc::sighandler_t);
+            libc::signal(
+                libc::SIGINT,
+                restore_and_exit as *const () as libc::sighandler_t,
+            );
+            libc::signal(
+                libc::SIGTERM,
+                restore_and_exit as *const () as libc::sighandler_t,
+            );
         }
         std::fs::write(SYSCTL, mode)?;
         Ok(OvercommitGuard { old })

@@ -26,6 +26,7 @@ pub fn run(gap: &GapArgs, args: &InfoArgs) -> i32 {
         }
     };
     let build = build_info();
+    let workspace = gaprun::workspace::probe(&options, &gap.cache_settings());
     if args.json {
         let report = serde_json::json!({
             "gaprun_version": env!("CARGO_PKG_VERSION"),
@@ -35,6 +36,7 @@ pub fn run(gap: &GapArgs, args: &InfoArgs) -> i32 {
             "facts": facts,
             "decision": decision,
             "gap_argv": options.argv(),
+            "workspace": workspace,
         });
         println!(
             "{}",
@@ -132,5 +134,7 @@ pub fn run(gap: &GapArgs, args: &InfoArgs) -> i32 {
     );
     println!();
     println!("GAP command line: {}", options.argv().join(" "));
+    let used = if workspace.used { "used" } else { "not used" };
+    println!("Saved workspace: {used} ({})", workspace.reason);
     EXIT_OK
 }

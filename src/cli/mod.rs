@@ -1,6 +1,7 @@
 //! Command-line interface: argument parsing (clap) and dispatch to one module
 //! per subcommand. Exit codes: 0 ok, 1 GAP error, 2 usage or setup error.
 
+mod cache;
 mod info;
 mod options;
 mod script;
@@ -28,7 +29,7 @@ pub const EXIT_USAGE: i32 = 2;
         gaprun -              the same, reading standard input\n\n\
         Exit codes: 0 ok, 1 GAP error, 2 usage or setup error.",
     args_conflicts_with_subcommands = true,
-    after_help = "Environment: GAPRUN_GAP_ROOT, GAPRUN_POOL_SIZE, GAPRUN_WARN_LIMIT, GAPRUN_HARD_LIMIT, GAPRUN_PACKAGES override the defaults."
+    after_help = "Environment: GAPRUN_GAP_ROOT, GAPRUN_POOL_SIZE, GAPRUN_WARN_LIMIT, GAPRUN_HARD_LIMIT, GAPRUN_PACKAGES, GAPRUN_WORKSPACE_CACHE override the defaults."
 )]
 pub struct Cli {
     #[command(subcommand)]
@@ -55,6 +56,8 @@ pub struct Cli {
 pub enum Command {
     /// Show how gaprun would start GAP here: build, GAP roots, memory.
     Info(info::InfoArgs),
+    /// Manage the saved-workspace cache (`cache info`, `cache clear`).
+    Cache(cache::CacheArgs),
 }
 
 fn version_string() -> &'static str {
@@ -101,5 +104,6 @@ fn dispatch(cli: Cli) -> i32 {
     match cli.command {
         None => script::run(&cli.gap, cli.code.as_deref(), &cli.files),
         Some(Command::Info(args)) => info::run(&cli.gap, &args),
+        Some(Command::Cache(args)) => cache::run(&cli.gap, &args),
     }
 }

@@ -3,6 +3,7 @@
 use clap::Args;
 use gaprun::pool::{apply_policy, MachineFacts, PoolDecision};
 use gaprun::size::parse_size;
+use gaprun::workspace::{self, CacheSettings, CacheStatus};
 use gaprun::GapOptions;
 use std::path::PathBuf;
 
@@ -60,6 +61,19 @@ pub struct GapArgs {
     /// Map GAP's pool reserved, as GAP itself does (charged per fork).
     #[arg(long = "reserve", global = true)]
     pub reserve: bool,
+
+    /// Start without the saved-workspace cache (read GAP's library from its files).
+    #[arg(long = "no-workspace", global = true)]
+    pub no_workspace: bool,
+
+    /// Folder of the saved-workspace cache (default: the user's cache folder).
+    #[arg(
+        long = "workspace-cache",
+        value_name = "DIR",
+        env = "GAPRUN_WORKSPACE_CACHE",
+        global = true
+    )]
+    pub workspace_cache: Option<PathBuf>,
 }
 
 impl GapArgs {
@@ -90,6 +104,40 @@ impl GapArgs {
             apply_policy(&mut options, planned_workers, self.noreserve_choice())
                 .map_err(|e| e.to_string())?;
         Ok((options, facts, decision))
+    }
+
+    /// Whether and where to cache saved workspaces.
+    pub fn cache_settings(&self) -> CacheSettings {
+        CacheSettings {
+            enabled: !self.no_workspace,
+            dir: self.workspace_cache.clone(),
+        }
+    }
+
+    /// GAP options with the cached workspace filled in (built first when
+    /// this configuration has none): what every subcommand that starts GAP
+    /// should pass to `Gap::init`. Warnings are printed on stderr; set
+    /// `GAPRUN_DEBUG=workspace` to see what the cache did.
+    ///
+    /// Memory is decided first by the pool policy for `planned_workers`
+    /// (never saved into the workspace: it is decided at every start).
+    pub fn start_options(&self, planned_workers: u32) -> Result<(GapOptions, CacheStatus), String> {
+        let (options, _, _) = self.resolve(planned_workers)?;
+        let (options, status) = workspace::prepare(options, &self.cache_settings());
+        for w in &status.warnings {
+            eprintln!("gaprun: warning: {w}");
+        }
+        if std::env::var("GAPRUN_DEBUG")
+            .is_ok_and(|v| v.split(',').any(|p| p == "workspace" || p == "all"))
+        {
+            eprintln!(
+                "gaprun: workspace: {} ({}; {} ms)",
+                if status.used { "used" } else { "not used" },
+                status.reason,
+                status.millis
+            );
+        }
+        Ok((options, status))
     }
 
     /// GAP options from the command line (memory values the user did not

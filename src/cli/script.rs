@@ -14,10 +14,11 @@ use std::io::IsTerminal;
 use std::path::{Path, PathBuf};
 
 /// Start GAP for the command line (memory sized by the pool policy for
-/// `planned_workers` forked workers), or print why not.
+/// `planned_workers` forked workers, library restored from the workspace
+/// cache when it can be), or print why not.
 pub fn start_gap(args: &GapArgs, planned_workers: u32) -> Result<Gap, i32> {
-    let options = match args.resolve(planned_workers) {
-        Ok((options, _, _)) => options,
+    let options = match args.start_options(planned_workers) {
+        Ok((options, _cache)) => options,
         Err(e) => {
             eprintln!("gaprun: memory policy: {e}");
             return Err(EXIT_USAGE);

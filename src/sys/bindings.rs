@@ -558,3 +558,6 @@ extern "C" {
 extern "C" {
     pub fn gaprun_deadline_disarm();
 }
+extern "C" {
+    pub fn gaprun_save_workspace(path: *const ::std::os::raw::c_char) -> ::std::os::raw::c_int;
+}

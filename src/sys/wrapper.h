@@ -2,3 +2,4 @@
 #include "libgap-api.h"
 #include "gaprun_shim.h"
 #include "convert.h"
+#include "workspace.h"

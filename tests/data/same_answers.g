@@ -1,0 +1,17 @@
+EARLY_METHOD(First, 1) <> fail;
+EARLY_METHOD(First, 2) <> fail;
+First([1 .. 10], x -> x > 3);
+First([]);
+First([5, 6, 7]);
+Number(Filtered(OPERATIONS, op -> EARLY_METHOD(op, 2) <> fail));
+Size(SymmetricGroup(7));
+g := SmallGroup(24, 12);; StructureDescription(g);
+IdGroup(AlternatingGroup(5));
+NrSmallGroups(64);
+NrPrimitiveGroups(12);
+NrTransitiveGroups(9);
+List(ConjugacyClasses(SymmetricGroup(5)), Size);
+List(Irr(SymmetricGroup(4)), ValuesOfClassFunction);
+m := IdentityMat(3, GF(2));; MultMatrixRowLeft(m, 1, Z(2));; List(m, ShallowCopy);
+Factors(2^64 + 1);
+Collected(List([1 .. 200], i -> Phi(i) mod 4));

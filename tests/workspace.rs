@@ -1,0 +1,305 @@
+//! The saved-workspace cache, driven through the `gaprun` binary (building
+//! a workspace forks, which must not happen inside the threaded harness).
+//! Every test has its own cache folder (`GAPRUN_WORKSPACE_CACHE`) and reads
+//! what the cache did from `GAPRUN_DEBUG=workspace` notes on stderr.
+
+mod common;
+
+use std::path::Path;
+use std::process::{Command, Output};
+
+fn gaprun(cache: &Path, args: &[&str]) -> Output {
+    Command::new(common::gaprun_bin())
+        .args(args)
+        .env("GAPRUN_WORKSPACE_CACHE", cache)
+        .env("GAPRUN_DEBUG", "workspace")
+        .env_remove("GAPRUN_PACKAGES")
+        .output()
+        .expect("run gaprun")
+}
+
+fn stdout(o: &Output) -> String {
+    String::from_utf8_lossy(&o.stdout).into_owned()
+}
+
+fn stderr(o: &Output) -> String {
+    String::from_utf8_lossy(&o.stderr).into_owned()
+}
+
+/// The `gaprun: workspace: ...` note of one run.
+fn note(o: &Output) -> String {
+    stderr(o)
+        .lines()
+        .find(|l| l.starts_with("gaprun: workspace:"))
+        .unwrap_or_else(|| panic!("no workspace note in stderr: {}", stderr(o)))
+        .to_string()
+}
+
+fn cache_info(cache: &Path, extra: &[&str]) -> serde_json::Value {
+    let mut args = vec!["cache", "info", "--json"];
+    args.extend_from_slice(extra);
+    let o = gaprun(cache, &args);
+    assert!(o.status.success(), "cache info failed: {}", stderr(&o));
+    serde_json::from_slice(&o.stdout).expect("cache info prints JSON")
+}
+
+const CODE: &str = "Size(SymmetricGroup(6)); EARLY_METHOD(First, 2) <> fail;";
+const ANSWER: &str = "720\ntrue\n";
+
+#[test]
+fn made_on_first_run_and_used_on_second() {
+    let cache = tempfile::tempdir().unwrap();
+    let info = gaprun(cache.path(), &["info", "--json", "-A"]);
+    let info: serde_json::Value = serde_json::from_slice(&info.stdout).unwrap();
+    assert_eq!(info["workspace"]["used"], false);
+
+    let first = gaprun(cache.path(), &["-A", "-c", CODE]);
+    assert!(first.status.success(), "{}", stderr(&first));
+    assert_eq!(stdout(&first), ANSWER);
+    assert!(note(&first).contains("built it now"), "{}", note(&first));
+
+    let second = gaprun(cache.path(), &["-A", "-c", CODE]);
+    assert!(second.status.success(), "{}", stderr(&second));
+    assert_eq!(stdout(&second), ANSWER);
+    assert!(
+        note(&second).contains("used (cached workspace found"),
+        "{}",
+        note(&second)
+    );
+    assert!(!stderr(&second).contains("warning"), "{}", stderr(&second));
+
+    let info = cache_info(cache.path(), &["-A"]);
+    assert_eq!(info["current"]["used"], true);
+    let entries = info["entries"].as_array().unwrap();
+    assert_eq!(entries.len(), 1);
+    assert_eq!(entries[0]["valid"], true);
+
+    // `gaprun info` says so too, and --no-workspace turns it off.
+    let o = gaprun(cache.path(), &["info", "-A"]);
+    assert!(
+        stdout(&o).contains("Saved workspace: used"),
+        "{}",
+        stdout(&o)
+    );
+    let off = gaprun(cache.path(), &["-A", "--no-workspace", "-c", CODE]);
+    assert_eq!(stdout(&off), ANSWER);
+    assert!(note(&off).contains("not used (disabled"), "{}", note(&off));
+
+    // cache clear removes it; the next start builds again.
+    let o = gaprun(cache.path(), &["cache", "clear"]);
+    assert!(o.status.success());
+    assert_eq!(
+        cache_info(cache.path(), &["-A"])["entries"]
+            .as_array()
+            .unwrap()
+            .len(),
+        0
+    );
+}
+
+#[test]
+fn another_package_list_is_another_workspace() {
+    let cache = tempfile::tempdir().unwrap();
+    let a = gaprun(cache.path(), &["-A", "-c", "1;"]);
+    assert!(note(&a).contains("built it now"), "{}", note(&a));
+    let key_a = cache_info(cache.path(), &["-A"])["current"]["key"].clone();
+    // Another package list must not load the first workspace.
+    let b = gaprun(
+        cache.path(),
+        &[
+            "-A",
+            "--packages",
+            "smallgrp",
+            "-c",
+            "IdGroup(SmallGroup(12, 3));",
+        ],
+    );
+    assert!(b.status.success(), "{}", stderr(&b));
+    assert_eq!(stdout(&b), "[ 12, 3 ]\n");
+    assert!(note(&b).contains("built it now"), "{}", note(&b));
+    let info = cache_info(cache.path(), &["-A", "--packages", "smallgrp"]);
+    assert_ne!(info["current"]["key"], key_a);
+    assert_eq!(info["entries"].as_array().unwrap().len(), 2);
+    // Autoload on/off is part of the key as well.
+    let auto = cache_info(cache.path(), &[]);
+    assert_ne!(auto["current"]["key"], key_a);
+    assert_eq!(auto["current"]["used"], false);
+}
+
+/// A GAP root made of links into the real one, so a test can change "GAP's
+/// files" without touching the shared installation.
+fn linked_root(dir: &Path) -> String {
+    let real = gaprun::runtime::built_in_roots();
+    let mut roots = Vec::new();
+    for (i, root) in real.iter().enumerate() {
+        let mine = dir.join(format!("root{i}"));
+        std::fs::create_dir_all(mine.join("pkg")).unwrap();
+        for entry in std::fs::read_dir(root).unwrap() {
+            let entry = entry.unwrap();
+            if entry.file_name() == "pkg" {
+                for p in std::fs::read_dir(entry.path()).unwrap() {
+                    let p = p.unwrap();
+                    std::os::unix::fs::symlink(p.path(), mine.join("pkg").join(p.file_name()))
+                        .unwrap();
+                }
+            } else {
+                std::os::unix::fs::symlink(entry.path(), mine.join(entry.file_name())).unwrap();
+            }
+        }
+        roots.push(mine.display().to_string());
+    }
+    roots.join(";")
+}
+
+#[test]
+fn changed_gap_files_change_the_key() {
+    let cache = tempfile::tempdir().unwrap();
+    let tree = tempfile::tempdir().unwrap();
+    let roots = linked_root(tree.path());
+    let before = cache_info(cache.path(), &["-A", "--gap-root", &roots]);
+    let again = cache_info(cache.path(), &["-A", "--gap-root", &roots]);
+    assert_eq!(before["current"]["key"], again["current"]["key"]);
+    // A new package appears under a root.
+    let pkg = tree.path().join("root1/pkg/newpkg");
+    std::fs::create_dir_all(&pkg).unwrap();
+    std::fs::write(pkg.join("PackageInfo.g"), "SetPackageInfo(rec());\n").unwrap();
+    let after = cache_info(cache.path(), &["-A", "--gap-root", &roots]);
+    assert_ne!(before["current"]["key"], after["current"]["key"]);
+    // The file is edited (size changes).
+    std::fs::write(pkg.join("PackageInfo.g"), "SetPackageInfo(rec( ));\n").unwrap();
+    let edited = cache_info(cache.path(), &["-A", "--gap-root", &roots]);
+    assert_ne!(after["current"]["key"], edited["current"]["key"]);
+}
+
+#[test]
+fn truncated_or_unstamped_workspace_is_rebuilt() {
+    let cache = tempfile::tempdir().unwrap();
+    let first = gaprun(cache.path(), &["-A", "-c", CODE]);
+    assert!(note(&first).contains("built it now"), "{}", note(&first));
+    let info = cache_info(cache.path(), &["-A"]);
+    let ws = info["entries"][0]["workspace"]
+        .as_str()
+        .unwrap()
+        .to_string();
+    let size = std::fs::metadata(&ws).unwrap().len();
+    let f = std::fs::OpenOptions::new().write(true).open(&ws).unwrap();
+    f.set_len(size / 3).unwrap();
+    drop(f);
+
+    let o = gaprun(cache.path(), &["-A", "-c", CODE]);
+    assert!(o.status.success(), "{}", stderr(&o));
+    assert_eq!(stdout(&o), ANSWER);
+    assert!(
+        stderr(&o).contains("warning: cached workspace"),
+        "{}",
+        stderr(&o)
+    );
+    assert!(stderr(&o).contains("truncated"), "{}", stderr(&o));
+    assert!(note(&o).contains("built it now"), "{}", note(&o));
+    assert_eq!(std::fs::metadata(&ws).unwrap().len(), size);
+
+    // A workspace whose stamp is gone (say, an interrupted build) is not
+    // trusted either.
+    std::fs::remove_file(Path::new(&ws).with_extension("json")).unwrap();
+    let o = gaprun(cache.path(), &["-A", "-c", CODE]);
+    assert_eq!(stdout(&o), ANSWER);
+    assert!(stderr(&o).contains("no valid stamp"), "{}", stderr(&o));
+    let o = gaprun(cache.path(), &["-A", "-c", CODE]);
+    assert!(
+        note(&o).contains("used (cached workspace found"),
+        "{}",
+        note(&o)
+    );
+}
+
+#[test]
+fn two_concurrent_first_runs_both_succeed() {
+    let cache = tempfile::tempdir().unwrap();
+    let spawn = || {
+        Command::new(common::gaprun_bin())
+            .args(["-A", "-c", CODE])
+            .env("GAPRUN_WORKSPACE_CACHE", cache.path())
+            .env("GAPRUN_DEBUG", "workspace")
+            .stdout(std::process::Stdio::piped())
+            .stderr(std::process::Stdio::piped())
+            .spawn()
+            .expect("spawn gaprun")
+    };
+    let (a, b) = (spawn(), spawn());
+    let (a, b) = (a.wait_with_output().unwrap(), b.wait_with_output().unwrap());
+    for o in [&a, &b] {
+        assert!(o.status.success(), "{}", stderr(o));
+        assert_eq!(stdout(o), ANSWER);
+        assert!(!stderr(o).contains("warning"), "{}", stderr(o));
+    }
+    let info = cache_info(cache.path(), &["-A"]);
+    let entries = info["entries"].as_array().unwrap();
+    assert_eq!(entries.len(), 1);
+    assert_eq!(entries[0]["valid"], true);
+    // No leftovers of the builds.
+    let stray: Vec<_> = std::fs::read_dir(cache.path())
+        .unwrap()
+        .filter_map(|e| e.ok())
+        .filter(|e| e.file_name().to_string_lossy().starts_with('.'))
+        .collect();
+    assert!(stray.is_empty(), "{stray:?}");
+    let c = gaprun(cache.path(), &["-A", "-c", CODE]);
+    assert!(
+        note(&c).contains("used (cached workspace found"),
+        "{}",
+        note(&c)
+    );
+}
+
+/// Results with and without the workspace are identical: a file of
+/// statements covering early methods (lost by GAP 4.12 restores, repaired by
+/// gaprun), the group libraries and the io package's own test files.
+#[test]
+fn same_answers_with_and_without_workspace() {
+    let cache = tempfile::tempdir().unwrap();
+    let script = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/data/same_answers.g");
+    let script = std::fs::read_to_string(script).unwrap();
+    let cold = gaprun(cache.path(), &["--no-workspace", "-c", &script]);
+    let build = gaprun(cache.path(), &["-c", &script]);
+    let warm = gaprun(cache.path(), &["-c", &script]);
+    assert!(cold.status.success(), "{}", stderr(&cold));
+    assert!(
+        note(&warm).contains("used (cached workspace found"),
+        "{}",
+        note(&warm)
+    );
+    assert_eq!(stdout(&cold), stdout(&build));
+    assert_eq!(stdout(&cold), stdout(&warm));
+    assert!(
+        stdout(&cold).starts_with("true\ntrue\n4\n"),
+        "{}",
+        stdout(&cold)
+    );
+
+    let tst = gaprun::runtime::built_in_roots()
+        .iter()
+        .map(|r| r.join("pkg/io/tst"))
+        .find(|d| d.is_dir())
+        .expect("io package tests");
+    let code = format!(
+        "for f in [\"all.tst\", \"bugfix.tst\", \"funcs.tst\"] do \
+         Print(f, \" \", Test(Concatenation(\"{}/\", f)), \"\\n\"); od;",
+        tst.display()
+    );
+    let cold = gaprun(
+        cache.path(),
+        &["--packages", "io", "--no-workspace", "-c", &code],
+    );
+    let _build = gaprun(cache.path(), &["--packages", "io", "-c", &code]);
+    let warm = gaprun(cache.path(), &["--packages", "io", "-c", &code]);
+    assert!(
+        note(&warm).contains("used (cached workspace found"),
+        "{}",
+        note(&warm)
+    );
+    assert_eq!(
+        stdout(&cold),
+        "all.tst true\nbugfix.tst true\nfuncs.tst true\n"
+    );
+    assert_eq!(stdout(&cold), stdout(&warm));
+}
