@@ -144,7 +144,13 @@ pub fn generate_bindings(install: &GapInstall, out_dir: &Path) {
         .generate_comments(false)
         .generate()
         .expect("bindgen failed");
+    let path = out_dir.join("bindings.rs");
     bindings
-        .write_to_file(out_dir.join("bindings.rs"))
+        .write_to_file(&path)
         .expect("cannot write bindings");
+    // For the test that compares them with the committed src/sys/bindings.rs.
+    println!(
+        "cargo:rustc-env=GAPRUN_GENERATED_BINDINGS={}",
+        path.display()
+    );
 }
