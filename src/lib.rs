@@ -12,6 +12,7 @@
 pub mod error;
 pub mod obj;
 pub mod runtime;
+pub mod session;
 pub mod size;
 pub mod sys;
 

@@ -417,3 +417,13 @@ extern "C" {
 extern "C" {
     pub fn gaprun_pool_get_stats(out: *mut gaprun_pool_stats);
 }
+extern "C" {
+    pub fn gaprun_session_install_interrupt(signum: ::std::os::raw::c_int)
+        -> ::std::os::raw::c_int;
+}
+extern "C" {
+    pub fn gaprun_session_interrupt();
+}
+extern "C" {
+    pub fn gaprun_session_clear_interrupt() -> ::std::os::raw::c_int;
+}
