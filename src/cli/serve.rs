@@ -99,6 +99,8 @@ struct Table {
     sessions: HashMap<u64, SessionEntry>,
     /// Exit descriptions of reaped session processes, by pid.
     exits: HashMap<i32, String>,
+    /// Session ids handed out by `fork` requests not yet connected.
+    forking: std::collections::HashSet<u64>,
     next_id: u64,
 }
 
@@ -130,13 +132,13 @@ impl Server {
 
     fn send(&self, v: &Value) {
         let mut out = self.out.lock().unwrap_or_else(|p| p.into_inner());
-        let _ = writeln!(out, "{v}");
+        let _ = out.write_all(format!("{v}\n").as_bytes());
         let _ = out.flush();
     }
 
     fn send_line(&self, line: &str) {
         let mut out = self.out.lock().unwrap_or_else(|p| p.into_inner());
-        let _ = writeln!(out, "{line}");
+        let _ = out.write_all(format!("{line}\n").as_bytes());
         let _ = out.flush();
     }
 
@@ -149,6 +151,25 @@ impl Server {
         let deadline = Instant::now() + timeout;
         let mut t = self.lock();
         while !t.sessions.contains_key(&id) {
+            let now = Instant::now();
+            if now >= deadline {
+                return false;
+            }
+            t = self
+                .registered
+                .wait_timeout(t, deadline - now)
+                .unwrap_or_else(|p| p.into_inner())
+                .0;
+        }
+        true
+    }
+
+    /// Wait while session `id` is being forked and has not connected;
+    /// false if it still has not after `timeout`.
+    fn wait_forked(&self, id: u64, timeout: Duration) -> bool {
+        let deadline = Instant::now() + timeout;
+        let mut t = self.lock();
+        while t.forking.contains(&id) {
             let now = Instant::now();
             if now >= deadline {
                 return false;
@@ -267,6 +288,9 @@ impl Server {
                 }
             },
         };
+        if let Some(sid) = target.or_else(|| req.get("session").and_then(Value::as_u64)) {
+            self.wait_forked(sid, Duration::from_secs(30));
+        }
         match op.as_str() {
             "eval" | "fork" => {
                 let Some(sid) = target else {
@@ -298,7 +322,7 @@ impl Server {
                     .lock()
                     .unwrap_or_else(|p| p.into_inner())
                     .push_back(id.clone());
-                let ok = writeln!(s.writer, "{msg}").and_then(|_| s.writer.flush());
+                let ok = s.writer.write_all(format!("{msg}\n").as_bytes());
                 if ok.is_err() {
                     s.pending.lock().unwrap_or_else(|p| p.into_inner()).pop_back();
                     drop(t);
@@ -307,6 +331,7 @@ impl Server {
                 }
                 if op == "fork" {
                     t.next_id += 1;
+                    t.forking.insert(new_id);
                 }
             }
             "interrupt" => {
@@ -399,6 +424,18 @@ impl Server {
                 }));
             }
             "close" => {
+                // Let answers already owed go out first (bounded wait).
+                let grace = req.get("grace_ms").and_then(Value::as_u64).unwrap_or(1000);
+                let deadline = Instant::now() + Duration::from_millis(grace);
+                while Instant::now() < deadline {
+                    let owed = self.lock().sessions.values().any(|s| {
+                        s.alive && !s.pending.lock().unwrap_or_else(|p| p.into_inner()).is_empty()
+                    });
+                    if !owed {
+                        break;
+                    }
+                    std::thread::sleep(Duration::from_millis(2));
+                }
                 self.send(&json!({"id": id, "ok": true}));
                 return false;
             }
@@ -443,6 +480,7 @@ impl Server {
                 },
             );
             t.next_id = t.next_id.max(sid + 1);
+            t.forking.remove(&sid);
         }
         self.registered.notify_all();
         loop {
@@ -455,7 +493,8 @@ impl Server {
             // A fork's answer goes out once the new session can be used.
             if let Ok(v) = serde_json::from_str::<Value>(text) {
                 if let Some(new) = v.get("forked").and_then(Value::as_u64) {
-                    if !self.wait_registered(new, Duration::from_secs(30)) {
+                    if !self.wait_forked(new, Duration::from_secs(30)) {
+                        self.lock().forking.remove(&new);
                         pending.lock().unwrap_or_else(|p| p.into_inner()).pop_front();
                         self.error(
                             &v["id"],
@@ -570,7 +609,7 @@ fn detach_stdio() {
 /// this process is the new session of a fork (`Some(new id)`).
 fn session_loop(gap: &Gap, sock: &Path, id: u64) -> std::io::Result<Option<u64>> {
     let mut conn = UnixStream::connect(sock)?;
-    writeln!(conn, "{}", json!({"session": id, "pid": std::process::id()}))?;
+    conn.write_all(format!("{}\n", json!({"session": id, "pid": std::process::id()})).as_bytes())?;
     let mut reader = BufReader::new(conn.try_clone()?);
     let mut line = String::new();
     loop {
@@ -601,8 +640,7 @@ fn session_loop(gap: &Gap, sock: &Path, id: u64) -> std::io::Result<Option<u64>>
         };
         let mut answer = answer;
         answer["id"] = rid;
-        writeln!(conn, "{answer}")?;
-        conn.flush()?;
+        conn.write_all(format!("{answer}\n").as_bytes())?;
     }
 }
 
