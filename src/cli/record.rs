@@ -53,6 +53,12 @@ pub fn run(args: &GapArgs, rec: &RecordArgs) -> i32 {
                 return EXIT_USAGE;
             }
         };
+        if !output.is_empty() && !output.ends_with('\n') {
+            let first = block.lines().next().unwrap_or("");
+            eprintln!(
+                "gaprun: warning: `{first}` prints no final newline; a test file cannot say that, so Test() will report a difference there"
+            );
+        }
         if out
             .write_all(session::transcript_entry(&block, &output).as_bytes())
             .is_err()
