@@ -92,8 +92,7 @@ pub fn is_complete(src: &str) -> bool {
             c if c.is_ascii_alphanumeric() || c == b'_' || c == b'@' || c == b'$' || c == b'\\' => {
                 let start = i;
                 while i < b.len()
-                    && (b[i].is_ascii_alphanumeric()
-                        || matches!(b[i], b'_' | b'@' | b'$' | b'\\'))
+                    && (b[i].is_ascii_alphanumeric() || matches!(b[i], b'_' | b'@' | b'$' | b'\\'))
                 {
                     i += if b[i] == b'\\' { 2 } else { 1 };
                 }
@@ -344,7 +343,12 @@ mod tests {
         let b = blocks("# head\n1;\n\nfor i in [1..2] do\n  Print(i);\nod;\n2; 3;\nx");
         assert_eq!(
             b,
-            vec!["1;\n", "for i in [1..2] do\n  Print(i);\nod;\n", "2; 3;\n", "x\n"]
+            vec![
+                "1;\n",
+                "for i in [1..2] do\n  Print(i);\nod;\n",
+                "2; 3;\n",
+                "x\n"
+            ]
         );
     }
 

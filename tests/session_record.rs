@@ -48,8 +48,8 @@ fn gap_test_passes(tst: &Path) -> (bool, String) {
             c.wait_with_output()
         })
         .expect("run gap");
-    let text = String::from_utf8_lossy(&out.stdout).into_owned()
-        + &String::from_utf8_lossy(&out.stderr);
+    let text =
+        String::from_utf8_lossy(&out.stdout).into_owned() + &String::from_utf8_lossy(&out.stderr);
     (text.contains("RESULT:true"), text)
 }
 
@@ -68,20 +68,33 @@ fn record_then_gap_test_passes() {
             .arg(&g)
             .output()
             .unwrap();
-        assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+        assert!(
+            out.status.success(),
+            "{}",
+            String::from_utf8_lossy(&out.stderr)
+        );
         let tst = String::from_utf8(out.stdout).unwrap();
         assert!(tst.starts_with("gap> "), "{tst}");
         if *name == "errors" {
-            assert!(tst.contains("Error, Rational operations: <divisor> must not be zero"), "{tst}");
+            assert!(
+                tst.contains("Error, Rational operations: <divisor> must not be zero"),
+                "{tst}"
+            );
             assert!(tst.contains("Error, custom"), "{tst}");
         }
         if *name == "multiline" {
-            assert!(tst.contains("gap> f := function(n)\n>   local i, s;\n"), "{tst}");
+            assert!(
+                tst.contains("gap> f := function(n)\n>   local i, s;\n"),
+                "{tst}"
+            );
         }
         let t = dir.path().join(format!("{name}.tst"));
         std::fs::write(&t, &tst).unwrap();
         let (ok, text) = gap_test_passes(&t);
-        assert!(ok, "GAP's Test() failed on the transcript of {name}:\n{tst}\n--- gap said:\n{text}");
+        assert!(
+            ok,
+            "GAP's Test() failed on the transcript of {name}:\n{tst}\n--- gap said:\n{text}"
+        );
     }
 }
 

@@ -10,7 +10,9 @@ use std::time::Duration;
 
 fn start(history: &std::path::Path) -> impl Expect {
     let mut cmd = Command::new(common::gaprun_bin());
-    cmd.arg("-A").env("GAPRUN_HISTORY", history).env("TERM", "xterm");
+    cmd.arg("-A")
+        .env("GAPRUN_HISTORY", history)
+        .env("TERM", "xterm");
     let mut p = Session::spawn(cmd).expect("spawn gaprun on a pty");
     p.set_expect_timeout(Some(Duration::from_secs(60)));
     p.expect("gap> ").expect("first prompt");
@@ -46,7 +48,8 @@ fn repl_session_like_gap() {
 
     // an error prints GAP's message and returns to the prompt
     p.send_line("1/0;").unwrap();
-    p.expect("Error, Rational operations: <divisor> must not be zero").unwrap();
+    p.expect("Error, Rational operations: <divisor> must not be zero")
+        .unwrap();
     p.expect("gap> ").unwrap();
 
     // Ctrl-C stops an endless loop; GAP stays usable

@@ -4,10 +4,10 @@
 //! Process layout. The server process never runs GAP. At start, while it
 //! is still single-threaded, it forks the first session; every session is
 //! a single-threaded child that initialised (or inherited) GAP and answers
-//! requests on a Unix socket. `fork` asks a session to fork itself twice
-//! (the middle process exits at once), so the new session inherits the
-//! GAP heap copy-on-write and is re-parented to the server, which is a
-//! child subreaper and therefore reaps every session. The server's threads
+//! requests on a Unix socket. `fork` asks a session to clone itself with
+//! `CLONE_PARENT`, so the new session inherits the GAP heap copy-on-write
+//! and is a child of the server, which reaps every session (it is also a
+//! child subreaper, for anything a session leaves orphaned). The server's threads
 //! (one reading each session, one accepting new sessions, one reaping)
 //! exist only after its own last fork.
 
@@ -324,7 +324,10 @@ impl Server {
                     .push_back(id.clone());
                 let ok = s.writer.write_all(format!("{msg}\n").as_bytes());
                 if ok.is_err() {
-                    s.pending.lock().unwrap_or_else(|p| p.into_inner()).pop_back();
+                    s.pending
+                        .lock()
+                        .unwrap_or_else(|p| p.into_inner())
+                        .pop_back();
                     drop(t);
                     self.error(&id, "session_dead", &format!("session {sid} is dead"));
                     return true;
@@ -429,7 +432,12 @@ impl Server {
                 let deadline = Instant::now() + Duration::from_millis(grace);
                 while Instant::now() < deadline {
                     let owed = self.lock().sessions.values().any(|s| {
-                        s.alive && !s.pending.lock().unwrap_or_else(|p| p.into_inner()).is_empty()
+                        s.alive
+                            && !s
+                                .pending
+                                .lock()
+                                .unwrap_or_else(|p| p.into_inner())
+                                .is_empty()
                     });
                     if !owed {
                         break;
@@ -460,7 +468,9 @@ impl Server {
         if reader.read_line(&mut line).unwrap_or(0) == 0 {
             return;
         }
-        let Ok(hello) = serde_json::from_str::<Value>(&line) else { return };
+        let Ok(hello) = serde_json::from_str::<Value>(&line) else {
+            return;
+        };
         let (Some(sid), Some(pid)) = (
             hello.get("session").and_then(Value::as_u64),
             hello.get("pid").and_then(Value::as_i64),
@@ -491,11 +501,18 @@ impl Server {
             }
             let text = line.trim_end();
             // A fork's answer goes out once the new session can be used.
-            if let Ok(v) = serde_json::from_str::<Value>(text) {
+            let maybe_fork = text.contains("\"forked\":");
+            if let Some(v) = maybe_fork
+                .then(|| serde_json::from_str::<Value>(text).ok())
+                .flatten()
+            {
                 if let Some(new) = v.get("forked").and_then(Value::as_u64) {
                     if !self.wait_forked(new, Duration::from_secs(30)) {
                         self.lock().forking.remove(&new);
-                        pending.lock().unwrap_or_else(|p| p.into_inner()).pop_front();
+                        pending
+                            .lock()
+                            .unwrap_or_else(|p| p.into_inner())
+                            .pop_front();
                         self.error(
                             &v["id"],
                             "fork_failed",
@@ -505,7 +522,10 @@ impl Server {
                     }
                 }
             }
-            pending.lock().unwrap_or_else(|p| p.into_inner()).pop_front();
+            pending
+                .lock()
+                .unwrap_or_else(|p| p.into_inner())
+                .pop_front();
             self.send_line(text);
         }
         // The session is gone: answer what it still owed.
@@ -522,7 +542,11 @@ impl Server {
             }
             why
         };
-        let owed: Vec<Value> = pending.lock().unwrap_or_else(|p| p.into_inner()).drain(..).collect();
+        let owed: Vec<Value> = pending
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .drain(..)
+            .collect();
         for id in owed {
             self.error(&id, "session_dead", &format!("session {sid} died: {why}"));
         }
@@ -545,6 +569,21 @@ impl Server {
             self.lock().exits.insert(pid, why);
         }
     }
+}
+
+/// Resident memory of this process in KiB (/proc/self/statm: one short
+/// read, cheap enough for every answer), 0 when unknown.
+fn own_rss_kb() -> u64 {
+    std::fs::read_to_string("/proc/self/statm")
+        .ok()
+        .and_then(|s| {
+            s.split_whitespace()
+                .nth(1)
+                .and_then(|n| n.parse::<u64>().ok())
+        })
+        // SAFETY: sysconf has no preconditions.
+        .map(|pages| pages * (unsafe { libc::sysconf(libc::_SC_PAGESIZE) } as u64) / 1024)
+        .unwrap_or(0)
 }
 
 /// Resident memory of a process in KiB (from /proc), 0 when unknown.
@@ -645,29 +684,36 @@ fn session_loop(gap: &Gap, sock: &Path, id: u64) -> std::io::Result<Option<u64>>
 }
 
 /// Fork a new session: true in the new session, false in the old one.
-/// The middle process exits at once, so the new session is re-parented to
-/// the server (a subreaper) and this session has no child to reap later.
+/// `clone(CLONE_PARENT)` makes the new session a child of the server (which
+/// reaps it) with a single copy of the address space; a double fork would
+/// copy the page tables of a large GAP heap twice.
 fn fork_session() -> std::io::Result<bool> {
-    use nix::sys::wait::waitpid;
-    use nix::unistd::{fork, ForkResult};
-    // SAFETY: a session process is single-threaded (GAP's thread only).
-    match unsafe { fork() }.map_err(std::io::Error::from)? {
-        ForkResult::Parent { child } => {
-            waitpid(child, None).map_err(std::io::Error::from)?;
-            Ok(false)
-        }
-        // SAFETY: still single-threaded; the middle process only forks
-        // once more and leaves with _exit.
-        ForkResult::Child => match unsafe { fork() } {
-            Ok(ForkResult::Child) => Ok(true),
-            _ => unsafe { libc::_exit(0) },
-        },
+    // SAFETY: a session process is single-threaded (GAP's thread only), so
+    // no lock (malloc's included) can be held by another thread; with a
+    // null stack the raw clone behaves like fork(2) in the child.
+    let pid = unsafe {
+        libc::syscall(
+            libc::SYS_clone,
+            (libc::CLONE_PARENT | libc::SIGCHLD) as libc::c_ulong,
+            0usize,
+            0usize,
+            0usize,
+            0usize,
+        )
+    };
+    match pid {
+        -1 => Err(std::io::Error::last_os_error()),
+        0 => Ok(true),
+        _ => Ok(false),
     }
 }
 
 fn eval_request(gap: &Gap, req: &Value, id: u64) -> Value {
     let code = req.get("code").and_then(Value::as_str).unwrap_or("");
-    let timeout_ms = req.get("timeout_ms").and_then(Value::as_f64).filter(|t| *t > 0.0);
+    let timeout_ms = req
+        .get("timeout_ms")
+        .and_then(Value::as_f64)
+        .filter(|t| *t > 0.0);
     session::clear_interrupt(gap);
     if let Some(ms) = timeout_ms {
         set_alarm(ms);
@@ -683,7 +729,7 @@ fn eval_request(gap: &Gap, req: &Value, id: u64) -> Value {
         Ok(s) => s,
         Err(e) => {
             return json!({"ok": false, "session": id, "code": "gap", "error": e.to_string(),
-                          "wall_ms": wall_ms, "rss_kb": rss_kb(std::process::id() as i32)});
+                          "wall_ms": wall_ms, "rss_kb": own_rss_kb()});
         }
     };
     let mut output = String::new();
@@ -734,7 +780,7 @@ fn eval_request(gap: &Gap, req: &Value, id: u64) -> Value {
         "timed_out": interrupted && timed_out,
         "statements": list,
         "wall_ms": wall_ms,
-        "rss_kb": rss_kb(std::process::id() as i32),
+        "rss_kb": own_rss_kb(),
     })
 }
 
