@@ -295,7 +295,7 @@ pub fn json_of(gap: &Gap, obj: &GapObj<'_>) -> Option<serde_json::Value> {
 /// Names of GAP's global variables (for tab completion).
 pub fn global_names(gap: &Gap) -> Vec<String> {
     let names = gap
-        .eval_value("JoinStringsWithSeparator(NamesGVars(), \"\\n\")")
+        .eval_value("JoinStringsWithSeparator(NamesGVars(), \"\\n\");")
         .ok()
         .and_then(|o| string_value(&o));
     let mut v: Vec<String> = names

@@ -83,3 +83,33 @@ fn repl_session_like_gap() {
     p.send(ControlCode::EndOfTransmission).unwrap();
     p.expect(expectrl::Eof).unwrap();
 }
+
+#[test]
+fn tab_completion_and_recorded_session() {
+    let dir = tempfile::tempdir().unwrap();
+    let tst = dir.path().join("session.tst");
+    let mut cmd = Command::new(common::gaprun_bin());
+    cmd.arg("-A")
+        .arg("--record")
+        .arg(&tst)
+        .env("GAPRUN_HISTORY", dir.path().join("history"))
+        .env("TERM", "xterm");
+    let mut p = Session::spawn(cmd).expect("spawn gaprun on a pty");
+    p.set_expect_timeout(Some(Duration::from_secs(60)));
+    p.expect("gap> ").unwrap();
+    // `SymmetricGro` + Tab completes to the common prefix `SymmetricGroup`
+    p.send("SymmetricGro\t").unwrap();
+    std::thread::sleep(Duration::from_millis(200));
+    p.send("(3);\r").unwrap();
+    p.expect("Sym( [ 1 .. 3 ] )").unwrap();
+    p.expect("gap> ").unwrap();
+    p.send_line("1/0;").unwrap();
+    p.expect("Error, Rational operations").unwrap();
+    p.send_line("quit;").unwrap();
+    p.expect(expectrl::Eof).unwrap();
+    let text = std::fs::read_to_string(&tst).unwrap();
+    assert!(
+        text.starts_with("gap> SymmetricGroup(3);\nSym( [ 1 .. 3 ] )\ngap> 1/0;\nError, Rational operations: <divisor> must not be zero\n"),
+        "{text}"
+    );
+}

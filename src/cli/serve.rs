@@ -39,7 +39,11 @@ pub fn run(args: &GapArgs, serve: &ServeArgs) -> i32 {
         eprintln!("gaprun: serve needs --stdio (the only transport so far)");
         return EXIT_USAGE;
     }
-    let options = args.options();
+    let mut options = args.options();
+    // Every session is a fork of a GAP process: without MAP_NORESERVE each
+    // one would commit the whole pool again (see DESIGN.md) and forks
+    // fail with ENOMEM long before memory is really used.
+    options.noreserve = gaprun::runtime::pool_hook_available();
     if let Err(e) = options.validate() {
         eprintln!("gaprun: {e}");
         return EXIT_USAGE;
