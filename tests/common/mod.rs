@@ -43,11 +43,7 @@ pub fn with_gap<R: Send + 'static>(f: impl FnOnce(&Gap) -> R + Send + 'static) -
         let r = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| f(gap)));
         let _ = tx.send(r);
     });
-    gap_thread()
-        .lock()
-        .unwrap()
-        .send(job)
-        .expect("GAP thread alive");
+    gap_thread().lock().unwrap().send(job).expect("GAP thread alive");
     match rx.recv().expect("GAP thread answered") {
         Ok(r) => r,
         Err(p) => std::panic::resume_unwind(p),
