@@ -18,6 +18,7 @@ pub mod obj;
 pub mod ops;
 pub mod pool;
 pub mod runtime;
+pub mod session;
 pub mod size;
 pub mod sys;
 pub mod workspace;

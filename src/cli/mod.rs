@@ -4,7 +4,10 @@
 mod cache;
 mod info;
 mod options;
+mod record;
+mod repl;
 mod script;
+mod serve;
 
 use clap::{Parser, Subcommand};
 use std::path::PathBuf;
@@ -48,6 +51,11 @@ pub struct Cli {
     #[arg(value_name = "FILE")]
     pub files: Vec<PathBuf>,
 
+    /// In the interactive session, also write the session as a GAP test
+    /// file (`gap> ` lines and their output) to this file.
+    #[arg(long = "record", value_name = "FILE.tst")]
+    pub record: Option<PathBuf>,
+
     #[command(flatten)]
     pub gap: GapArgs,
 }
@@ -58,6 +66,12 @@ pub enum Command {
     Info(info::InfoArgs),
     /// Manage the saved-workspace cache (`cache info`, `cache clear`).
     Cache(cache::CacheArgs),
+    /// Run a GAP script statement by statement and write the session as a
+    /// GAP test file (for `gaprun test` and GAP's `Test()`) on stdout.
+    Record(record::RecordArgs),
+    /// Keep GAP sessions alive and answer JSON-lines requests
+    /// (protocol gaprun-session/1; see README).
+    Serve(serve::ServeArgs),
 }
 
 fn version_string() -> &'static str {
@@ -102,8 +116,15 @@ pub fn main() -> i32 {
 
 fn dispatch(cli: Cli) -> i32 {
     match cli.command {
-        None => script::run(&cli.gap, cli.code.as_deref(), &cli.files),
+        None => script::run(
+            &cli.gap,
+            cli.code.as_deref(),
+            &cli.files,
+            cli.record.as_deref(),
+        ),
         Some(Command::Info(args)) => info::run(&cli.gap, &args),
         Some(Command::Cache(args)) => cache::run(&cli.gap, &args),
+        Some(Command::Record(args)) => record::run(&cli.gap, &args),
+        Some(Command::Serve(args)) => serve::run(&cli.gap, &args),
     }
 }

@@ -46,7 +46,7 @@ fn stdin_path() -> &'static Path {
     Path::new("-")
 }
 
-pub fn run(args: &GapArgs, code: Option<&str>, files: &[PathBuf]) -> i32 {
+pub fn run(args: &GapArgs, code: Option<&str>, files: &[PathBuf], record: Option<&Path>) -> i32 {
     // Check the files before paying for GAP's start-up.
     for f in files {
         if f.as_path() == stdin_path() {
@@ -80,7 +80,7 @@ pub fn run(args: &GapArgs, code: Option<&str>, files: &[PathBuf]) -> i32 {
     }
     if files.is_empty() {
         if std::io::stdin().is_terminal() {
-            eprintln!("gaprun: reading GAP statements from the terminal; end with Ctrl-D");
+            return super::repl::run(&gap, record);
         }
         return finish(gap.run_stdin(statements_mode));
     }

@@ -2,4 +2,5 @@
 #include "libgap-api.h"
 #include "gaprun_shim.h"
 #include "convert.h"
+#include "session.h"
 #include "workspace.h"

@@ -1,0 +1,817 @@
+//! `gaprun serve --stdio`: GAP sessions behind a JSON-lines protocol
+//! (`gaprun-session/1`, documented in README).
+//!
+//! Process layout. The server process never runs GAP. At start, while it
+//! is still single-threaded, it forks the first session; every session is
+//! a single-threaded child that initialised (or inherited) GAP and answers
+//! requests on a Unix socket. `fork` asks a session to clone itself with
+//! `CLONE_PARENT`, so the new session inherits the GAP heap copy-on-write
+//! and is a child of the server, which reaps every session (it is also a
+//! child subreaper, for anything a session leaves orphaned). The server's threads
+//! (one reading each session, one accepting new sessions, one reaping)
+//! exist only after its own last fork.
+
+use super::{GapArgs, EXIT_OK, EXIT_USAGE};
+use clap::Args;
+use gaprun::session;
+use gaprun::Gap;
+use serde_json::{json, Value};
+use std::collections::{HashMap, VecDeque};
+use std::io::{BufRead, BufReader, Write};
+use std::os::unix::net::{UnixListener, UnixStream};
+use std::path::{Path, PathBuf};
+use std::sync::{Arc, Condvar, Mutex};
+use std::time::{Duration, Instant};
+
+/// Protocol name and version sent in the `hello` line.
+pub const PROTOCOL: &str = "gaprun-session/1";
+
+#[derive(Args, Debug)]
+pub struct ServeArgs {
+    /// Speak the protocol on standard input and output (the only
+    /// transport so far).
+    #[arg(long)]
+    pub stdio: bool,
+}
+
+/// Sessions the pool policy plans for (branches made with `fork`).
+const PLANNED_SESSIONS: u32 = 8;
+
+pub fn run(args: &GapArgs, serve: &ServeArgs) -> i32 {
+    if !serve.stdio {
+        eprintln!("gaprun: serve needs --stdio (the only transport so far)");
+        return EXIT_USAGE;
+    }
+    // Every session is a fork of a GAP process: the pool policy sizes the
+    // pool for a handful of branches (MAP_NORESERVE where the hook exists, a
+    // pool that fits the commit headroom under strict overcommit), and the
+    // saved-workspace cache makes the first session start fast.
+    let options = match args.start_options(PLANNED_SESSIONS) {
+        Ok((options, _cache)) => options,
+        Err(e) => {
+            eprintln!("gaprun: memory policy: {e}");
+            return EXIT_USAGE;
+        }
+    };
+    if let Err(e) = options.validate() {
+        eprintln!("gaprun: {e}");
+        return EXIT_USAGE;
+    }
+    let dir = match tempfile::Builder::new().prefix("gaprun-serve-").tempdir() {
+        Ok(d) => d,
+        Err(e) => {
+            eprintln!("gaprun: cannot create a socket folder: {e}");
+            return EXIT_USAGE;
+        }
+    };
+    let sock_path = dir.path().join("sessions.sock");
+    let listener = match UnixListener::bind(&sock_path) {
+        Ok(l) => l,
+        Err(e) => {
+            eprintln!("gaprun: cannot listen on {}: {e}", sock_path.display());
+            return EXIT_USAGE;
+        }
+    };
+    // SAFETY: prctl with PR_SET_CHILD_SUBREAPER takes no pointers; it makes
+    // sessions orphaned by the double fork our children, so we reap them.
+    unsafe { libc::prctl(libc::PR_SET_CHILD_SUBREAPER, 1, 0, 0, 0) };
+    // Fork the first session while this process is single-threaded.
+    // SAFETY: no other thread exists yet (clap parsing spawns none).
+    match unsafe { nix::unistd::fork() } {
+        Ok(nix::unistd::ForkResult::Child) => {
+            drop(listener);
+            let code = session_child_start(options, &sock_path);
+            // SAFETY: leave without running the parent's destructors (the
+            // temp folder belongs to the server).
+            unsafe { libc::_exit(code) }
+        }
+        Ok(nix::unistd::ForkResult::Parent { child }) => {
+            let code = Server::new(sock_path.clone()).serve(listener, child.as_raw());
+            drop(dir);
+            code
+        }
+        Err(e) => {
+            eprintln!("gaprun: fork failed: {e}");
+            EXIT_USAGE
+        }
+    }
+}
+
+// ---------------------------------------------------------------- server
+
+struct SessionEntry {
+    pid: i32,
+    writer: UnixStream,
+    /// Request ids sent and not yet answered, oldest first.
+    pending: Arc<Mutex<VecDeque<Value>>>,
+    alive: bool,
+}
+
+#[derive(Default)]
+struct Table {
+    sessions: HashMap<u64, SessionEntry>,
+    /// Exit descriptions of reaped session processes, by pid.
+    exits: HashMap<i32, String>,
+    /// Session ids handed out by `fork` requests not yet connected.
+    forking: std::collections::HashSet<u64>,
+    next_id: u64,
+}
+
+struct Server {
+    table: Mutex<Table>,
+    registered: Condvar,
+    out: Mutex<std::io::Stdout>,
+    started: Instant,
+    _sock: PathBuf,
+}
+
+impl Server {
+    fn new(sock: PathBuf) -> Arc<Server> {
+        Arc::new(Server {
+            table: Mutex::new(Table {
+                next_id: 1,
+                ..Table::default()
+            }),
+            registered: Condvar::new(),
+            out: Mutex::new(std::io::stdout()),
+            started: Instant::now(),
+            _sock: sock,
+        })
+    }
+
+    fn lock(&self) -> std::sync::MutexGuard<'_, Table> {
+        self.table.lock().unwrap_or_else(|p| p.into_inner())
+    }
+
+    fn send(&self, v: &Value) {
+        let mut out = self.out.lock().unwrap_or_else(|p| p.into_inner());
+        let _ = out.write_all(format!("{v}\n").as_bytes());
+        let _ = out.flush();
+    }
+
+    fn send_line(&self, line: &str) {
+        let mut out = self.out.lock().unwrap_or_else(|p| p.into_inner());
+        let _ = out.write_all(format!("{line}\n").as_bytes());
+        let _ = out.flush();
+    }
+
+    fn error(&self, id: &Value, code: &str, msg: &str) {
+        self.send(&json!({"id": id, "ok": false, "code": code, "error": msg}));
+    }
+
+    /// Wait until session `id` has connected (or `timeout` passes).
+    fn wait_registered(&self, id: u64, timeout: Duration) -> bool {
+        let deadline = Instant::now() + timeout;
+        let mut t = self.lock();
+        while !t.sessions.contains_key(&id) {
+            let now = Instant::now();
+            if now >= deadline {
+                return false;
+            }
+            t = self
+                .registered
+                .wait_timeout(t, deadline - now)
+                .unwrap_or_else(|p| p.into_inner())
+                .0;
+        }
+        true
+    }
+
+    /// Wait while session `id` is being forked and has not connected;
+    /// false if it still has not after `timeout`.
+    fn wait_forked(&self, id: u64, timeout: Duration) -> bool {
+        let deadline = Instant::now() + timeout;
+        let mut t = self.lock();
+        while t.forking.contains(&id) {
+            let now = Instant::now();
+            if now >= deadline {
+                return false;
+            }
+            t = self
+                .registered
+                .wait_timeout(t, deadline - now)
+                .unwrap_or_else(|p| p.into_inner())
+                .0;
+        }
+        true
+    }
+
+    fn serve(self: Arc<Self>, listener: UnixListener, first_pid: i32) -> i32 {
+        {
+            let me = Arc::clone(&self);
+            std::thread::spawn(move || me.accept_loop(listener));
+        }
+        {
+            let me = Arc::clone(&self);
+            std::thread::spawn(move || me.reap_loop());
+        }
+        // The first session is 0; wait for it (GAP's start-up).
+        if !self.wait_registered(0, Duration::from_secs(300)) {
+            let why = self
+                .lock()
+                .exits
+                .get(&first_pid)
+                .cloned()
+                .unwrap_or_else(|| "it did not connect".into());
+            eprintln!("gaprun: the first GAP session failed to start: {why}");
+            return EXIT_USAGE;
+        }
+        let info = gaprun::runtime::build_info();
+        self.send(&json!({
+            "hello": PROTOCOL,
+            "protocol": PROTOCOL,
+            "gaprun": env!("CARGO_PKG_VERSION"),
+            "gap": info.gap_version,
+            "session": 0,
+            "ops": ["eval", "interrupt", "fork", "switch", "drop", "stats", "close"],
+        }));
+        let mut current: Option<u64> = Some(0);
+        let stdin = std::io::stdin();
+        let mut line = String::new();
+        let mut input = stdin.lock();
+        loop {
+            line.clear();
+            match input.read_line(&mut line) {
+                Ok(0) | Err(_) => break,
+                Ok(_) => {}
+            }
+            if line.trim().is_empty() {
+                continue;
+            }
+            if !self.handle(&line, &mut current) {
+                break;
+            }
+        }
+        self.shutdown();
+        EXIT_OK
+    }
+
+    fn shutdown(&self) {
+        let pids: Vec<i32> = {
+            let t = self.lock();
+            t.sessions.values().map(|s| s.pid).collect()
+        };
+        for pid in pids {
+            // SAFETY: plain kill(2) of a session process we started.
+            unsafe { libc::kill(pid, libc::SIGKILL) };
+        }
+        // Reap what is left (the reaper thread may be blocked in waitpid).
+        let deadline = Instant::now() + Duration::from_secs(2);
+        loop {
+            let mut status = 0;
+            // SAFETY: waitpid with a valid out pointer.
+            let r = unsafe { libc::waitpid(-1, &mut status, libc::WNOHANG) };
+            if r < 0 || Instant::now() > deadline {
+                break;
+            }
+            if r == 0 {
+                std::thread::sleep(Duration::from_millis(5));
+            }
+        }
+    }
+
+    /// Handle one request line; false ends the server.
+    fn handle(&self, line: &str, current: &mut Option<u64>) -> bool {
+        let req: Value = match serde_json::from_str(line) {
+            Ok(v @ Value::Object(_)) => v,
+            Ok(_) => {
+                self.error(&Value::Null, "bad_request", "a request is a JSON object");
+                return true;
+            }
+            Err(e) => {
+                self.error(&Value::Null, "bad_json", &format!("malformed JSON: {e}"));
+                return true;
+            }
+        };
+        let id = req.get("id").cloned().unwrap_or(Value::Null);
+        let op = match req.get("op").and_then(Value::as_str) {
+            Some(op) => op.to_string(),
+            None => {
+                self.error(&id, "bad_request", "missing \"op\"");
+                return true;
+            }
+        };
+        let target = match req.get("session") {
+            None | Some(Value::Null) => *current,
+            Some(v) => match v.as_u64() {
+                Some(n) => Some(n),
+                None => {
+                    self.error(&id, "bad_request", "\"session\" must be a session number");
+                    return true;
+                }
+            },
+        };
+        if let Some(sid) = target.or_else(|| req.get("session").and_then(Value::as_u64)) {
+            self.wait_forked(sid, Duration::from_secs(30));
+        }
+        match op.as_str() {
+            "eval" | "fork" => {
+                let Some(sid) = target else {
+                    self.error(&id, "no_session", "no current session (use switch)");
+                    return true;
+                };
+                let mut msg = req.clone();
+                if op == "eval" && !req.get("code").is_some_and(Value::is_string) {
+                    self.error(&id, "bad_request", "eval needs \"code\" (a string)");
+                    return true;
+                }
+                let mut t = self.lock();
+                let new_id = t.next_id;
+                let Some(s) = t.sessions.get_mut(&sid) else {
+                    drop(t);
+                    self.error(&id, "unknown_session", &format!("no session {sid}"));
+                    return true;
+                };
+                if !s.alive {
+                    drop(t);
+                    self.error(&id, "session_dead", &format!("session {sid} is dead"));
+                    return true;
+                }
+                if op == "fork" {
+                    msg["new_session"] = json!(new_id);
+                }
+                msg["session"] = json!(sid);
+                s.pending
+                    .lock()
+                    .unwrap_or_else(|p| p.into_inner())
+                    .push_back(id.clone());
+                let ok = s.writer.write_all(format!("{msg}\n").as_bytes());
+                if ok.is_err() {
+                    s.pending
+                        .lock()
+                        .unwrap_or_else(|p| p.into_inner())
+                        .pop_back();
+                    drop(t);
+                    self.error(&id, "session_dead", &format!("session {sid} is dead"));
+                    return true;
+                }
+                if op == "fork" {
+                    t.next_id += 1;
+                    t.forking.insert(new_id);
+                }
+            }
+            "interrupt" => {
+                let Some(sid) = target else {
+                    self.error(&id, "no_session", "no current session");
+                    return true;
+                };
+                let t = self.lock();
+                match t.sessions.get(&sid) {
+                    Some(s) if s.alive => {
+                        // SAFETY: kill(2) of a session process we own.
+                        unsafe { libc::kill(s.pid, libc::SIGINT) };
+                        drop(t);
+                        self.send(&json!({"id": id, "ok": true, "session": sid}));
+                    }
+                    Some(_) => {
+                        drop(t);
+                        self.error(&id, "session_dead", &format!("session {sid} is dead"));
+                    }
+                    None => {
+                        drop(t);
+                        self.error(&id, "unknown_session", &format!("no session {sid}"));
+                    }
+                }
+            }
+            "switch" => {
+                let Some(sid) = req.get("session").and_then(Value::as_u64) else {
+                    self.error(&id, "bad_request", "switch needs \"session\"");
+                    return true;
+                };
+                let t = self.lock();
+                match t.sessions.get(&sid) {
+                    Some(s) if s.alive => {
+                        drop(t);
+                        *current = Some(sid);
+                        self.send(&json!({"id": id, "ok": true, "session": sid}));
+                    }
+                    Some(_) => {
+                        drop(t);
+                        self.error(&id, "session_dead", &format!("session {sid} is dead"));
+                    }
+                    None => {
+                        drop(t);
+                        self.error(&id, "unknown_session", &format!("no session {sid}"));
+                    }
+                }
+            }
+            "drop" => {
+                let Some(sid) = req.get("session").and_then(Value::as_u64) else {
+                    self.error(&id, "bad_request", "drop needs \"session\"");
+                    return true;
+                };
+                let removed = self.lock().sessions.remove(&sid);
+                match removed {
+                    Some(s) => {
+                        // SAFETY: kill(2) of a session process we own; the
+                        // reaper thread collects its exit status.
+                        unsafe { libc::kill(s.pid, libc::SIGKILL) };
+                        let _ = s.writer.shutdown(std::net::Shutdown::Both);
+                        if *current == Some(sid) {
+                            *current = None;
+                        }
+                        self.send(&json!({"id": id, "ok": true, "session": sid}));
+                    }
+                    None => self.error(&id, "unknown_session", &format!("no session {sid}")),
+                }
+            }
+            "stats" => {
+                let t = self.lock();
+                let mut sessions: Vec<Value> = t
+                    .sessions
+                    .iter()
+                    .map(|(sid, s)| {
+                        json!({
+                            "session": sid,
+                            "pid": s.pid,
+                            "alive": s.alive,
+                            "busy": !s.pending.lock().unwrap_or_else(|p| p.into_inner()).is_empty(),
+                            "rss_kb": rss_kb(s.pid),
+                        })
+                    })
+                    .collect();
+                drop(t);
+                sessions.sort_by_key(|s| s["session"].as_u64());
+                self.send(&json!({
+                    "id": id, "ok": true, "current": current,
+                    "sessions": sessions,
+                    "server_rss_kb": rss_kb(std::process::id() as i32),
+                    "uptime_ms": self.started.elapsed().as_millis() as u64,
+                }));
+            }
+            "close" => {
+                // Let answers already owed go out first (bounded wait).
+                let grace = req.get("grace_ms").and_then(Value::as_u64).unwrap_or(1000);
+                let deadline = Instant::now() + Duration::from_millis(grace);
+                while Instant::now() < deadline {
+                    let owed = self.lock().sessions.values().any(|s| {
+                        s.alive
+                            && !s
+                                .pending
+                                .lock()
+                                .unwrap_or_else(|p| p.into_inner())
+                                .is_empty()
+                    });
+                    if !owed {
+                        break;
+                    }
+                    std::thread::sleep(Duration::from_millis(2));
+                }
+                self.send(&json!({"id": id, "ok": true}));
+                return false;
+            }
+            other => self.error(&id, "unknown_op", &format!("unknown op {other:?}")),
+        }
+        true
+    }
+
+    fn accept_loop(self: Arc<Self>, listener: UnixListener) {
+        for conn in listener.incoming() {
+            let Ok(conn) = conn else { continue };
+            let me = Arc::clone(&self);
+            std::thread::spawn(move || me.session_reader(conn));
+        }
+    }
+
+    /// Register a session from its hello line, then forward its answers.
+    fn session_reader(self: Arc<Self>, conn: UnixStream) {
+        let Ok(writer) = conn.try_clone() else { return };
+        let mut reader = BufReader::new(conn);
+        let mut line = String::new();
+        if reader.read_line(&mut line).unwrap_or(0) == 0 {
+            return;
+        }
+        let Ok(hello) = serde_json::from_str::<Value>(&line) else {
+            return;
+        };
+        let (Some(sid), Some(pid)) = (
+            hello.get("session").and_then(Value::as_u64),
+            hello.get("pid").and_then(Value::as_i64),
+        ) else {
+            return;
+        };
+        let pending = Arc::new(Mutex::new(VecDeque::new()));
+        {
+            let mut t = self.lock();
+            t.sessions.insert(
+                sid,
+                SessionEntry {
+                    pid: pid as i32,
+                    writer,
+                    pending: Arc::clone(&pending),
+                    alive: true,
+                },
+            );
+            t.next_id = t.next_id.max(sid + 1);
+            t.forking.remove(&sid);
+        }
+        self.registered.notify_all();
+        loop {
+            line.clear();
+            match reader.read_line(&mut line) {
+                Ok(0) | Err(_) => break,
+                Ok(_) => {}
+            }
+            let text = line.trim_end();
+            // A fork's answer goes out once the new session can be used.
+            let maybe_fork = text.contains("\"forked\":");
+            if let Some(v) = maybe_fork
+                .then(|| serde_json::from_str::<Value>(text).ok())
+                .flatten()
+            {
+                if let Some(new) = v.get("forked").and_then(Value::as_u64) {
+                    if !self.wait_forked(new, Duration::from_secs(30)) {
+                        self.lock().forking.remove(&new);
+                        pending
+                            .lock()
+                            .unwrap_or_else(|p| p.into_inner())
+                            .pop_front();
+                        self.error(
+                            &v["id"],
+                            "fork_failed",
+                            &format!("forked session {new} did not connect"),
+                        );
+                        continue;
+                    }
+                }
+            }
+            pending
+                .lock()
+                .unwrap_or_else(|p| p.into_inner())
+                .pop_front();
+            self.send_line(text);
+        }
+        // The session is gone: answer what it still owed.
+        std::thread::sleep(Duration::from_millis(20));
+        let why = {
+            let mut t = self.lock();
+            let why = t
+                .exits
+                .get(&(pid as i32))
+                .cloned()
+                .unwrap_or_else(|| "its process ended".into());
+            if let Some(s) = t.sessions.get_mut(&sid) {
+                s.alive = false;
+            }
+            why
+        };
+        let owed: Vec<Value> = pending
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .drain(..)
+            .collect();
+        for id in owed {
+            self.error(&id, "session_dead", &format!("session {sid} died: {why}"));
+        }
+    }
+
+    fn reap_loop(self: Arc<Self>) {
+        loop {
+            let mut status = 0;
+            // SAFETY: waitpid with a valid out pointer; blocks this thread.
+            let pid = unsafe { libc::waitpid(-1, &mut status, 0) };
+            if pid < 0 {
+                std::thread::sleep(Duration::from_millis(50));
+                continue;
+            }
+            let why = if libc::WIFSIGNALED(status) {
+                format!("killed by signal {}", libc::WTERMSIG(status))
+            } else {
+                format!("exited with status {}", libc::WEXITSTATUS(status))
+            };
+            self.lock().exits.insert(pid, why);
+        }
+    }
+}
+
+/// Resident memory of this process in KiB (/proc/self/statm: one short
+/// read, cheap enough for every answer), 0 when unknown.
+fn own_rss_kb() -> u64 {
+    std::fs::read_to_string("/proc/self/statm")
+        .ok()
+        .and_then(|s| {
+            s.split_whitespace()
+                .nth(1)
+                .and_then(|n| n.parse::<u64>().ok())
+        })
+        // SAFETY: sysconf has no preconditions.
+        .map(|pages| pages * (unsafe { libc::sysconf(libc::_SC_PAGESIZE) } as u64) / 1024)
+        .unwrap_or(0)
+}
+
+/// Resident memory of a process in KiB (from /proc), 0 when unknown.
+fn rss_kb(pid: i32) -> u64 {
+    std::fs::read_to_string(format!("/proc/{pid}/status"))
+        .ok()
+        .and_then(|s| {
+            s.lines()
+                .find(|l| l.starts_with("VmRSS:"))
+                .and_then(|l| l.split_whitespace().nth(1))
+                .and_then(|n| n.parse().ok())
+        })
+        .unwrap_or(0)
+}
+
+// --------------------------------------------------------------- session
+
+/// Body of the first session process: start GAP, then serve.
+fn session_child_start(options: gaprun::GapOptions, sock: &Path) -> i32 {
+    detach_stdio();
+    let gap = match Gap::init(options) {
+        Ok(g) => g,
+        Err(e) => {
+            eprintln!("gaprun: {e}");
+            return EXIT_USAGE;
+        }
+    };
+    if session::install_interrupt_signal(libc::SIGINT).is_err()
+        || session::install_interrupt_signal(libc::SIGALRM).is_err()
+    {
+        eprintln!("gaprun: cannot install the interrupt handlers");
+        return EXIT_USAGE;
+    }
+    let mut id = 0u64;
+    loop {
+        match session_loop(&gap, sock, id) {
+            Ok(Some(new_id)) => id = new_id, // we are a fresh fork
+            Ok(None) => return EXIT_OK,
+            Err(e) => {
+                eprintln!("gaprun: session {id}: {e}");
+                return EXIT_USAGE;
+            }
+        }
+    }
+}
+
+/// Sessions must not read the server's stdin or write into its protocol
+/// stream: stdin becomes /dev/null, stdout goes to stderr.
+fn detach_stdio() {
+    // SAFETY: plain fd juggling on fds 0-2 with a freshly opened fd.
+    unsafe {
+        let null = libc::open(c"/dev/null".as_ptr(), libc::O_RDONLY);
+        if null >= 0 {
+            libc::dup2(null, 0);
+            libc::close(null);
+        }
+        libc::dup2(2, 1);
+    }
+}
+
+/// Serve requests as session `id` until the server goes away (`None`) or
+/// this process is the new session of a fork (`Some(new id)`).
+fn session_loop(gap: &Gap, sock: &Path, id: u64) -> std::io::Result<Option<u64>> {
+    let mut conn = UnixStream::connect(sock)?;
+    conn.write_all(format!("{}\n", json!({"session": id, "pid": std::process::id()})).as_bytes())?;
+    let mut reader = BufReader::new(conn.try_clone()?);
+    let mut line = String::new();
+    loop {
+        line.clear();
+        if reader.read_line(&mut line)? == 0 {
+            return Ok(None);
+        }
+        let req: Value = match serde_json::from_str(&line) {
+            Ok(v) => v,
+            Err(_) => continue, // the server only sends what it parsed
+        };
+        let rid = req.get("id").cloned().unwrap_or(Value::Null);
+        let answer = match req.get("op").and_then(Value::as_str) {
+            Some("eval") => eval_request(gap, &req, id),
+            Some("fork") => {
+                let new_id = req.get("new_session").and_then(Value::as_u64).unwrap_or(0);
+                let t0 = Instant::now();
+                match fork_session() {
+                    Ok(true) => return Ok(Some(new_id)),
+                    Ok(false) => json!({
+                        "ok": true, "session": new_id, "forked": new_id, "from": id,
+                        "wall_ms": t0.elapsed().as_secs_f64() * 1e3,
+                    }),
+                    Err(e) => json!({"ok": false, "code": "fork_failed", "error": e.to_string()}),
+                }
+            }
+            _ => json!({"ok": false, "code": "unknown_op", "error": "not a session op"}),
+        };
+        let mut answer = answer;
+        answer["id"] = rid;
+        conn.write_all(format!("{answer}\n").as_bytes())?;
+    }
+}
+
+/// Fork a new session: true in the new session, false in the old one.
+/// `clone(CLONE_PARENT)` makes the new session a child of the server (which
+/// reaps it) with a single copy of the address space; a double fork would
+/// copy the page tables of a large GAP heap twice.
+fn fork_session() -> std::io::Result<bool> {
+    // SAFETY: a session process is single-threaded (GAP's thread only), so
+    // no lock (malloc's included) can be held by another thread; with a
+    // null stack the raw clone behaves like fork(2) in the child.
+    let pid = unsafe {
+        libc::syscall(
+            libc::SYS_clone,
+            (libc::CLONE_PARENT | libc::SIGCHLD) as libc::c_ulong,
+            0usize,
+            0usize,
+            0usize,
+            0usize,
+        )
+    };
+    match pid {
+        -1 => Err(std::io::Error::last_os_error()),
+        0 => Ok(true),
+        _ => Ok(false),
+    }
+}
+
+fn eval_request(gap: &Gap, req: &Value, id: u64) -> Value {
+    let code = req.get("code").and_then(Value::as_str).unwrap_or("");
+    let timeout_ms = req
+        .get("timeout_ms")
+        .and_then(Value::as_f64)
+        .filter(|t| *t > 0.0);
+    session::clear_interrupt(gap);
+    if let Some(ms) = timeout_ms {
+        set_alarm(ms);
+    }
+    let t0 = Instant::now();
+    let result = gap.eval(code);
+    let wall_ms = t0.elapsed().as_secs_f64() * 1e3;
+    if timeout_ms.is_some() {
+        set_alarm(0.0);
+    }
+    let timed_out = timeout_ms.is_some_and(|ms| wall_ms >= ms);
+    let statements = match result {
+        Ok(s) => s,
+        Err(e) => {
+            return json!({"ok": false, "session": id, "code": "gap", "error": e.to_string(),
+                          "wall_ms": wall_ms, "rss_kb": own_rss_kb()});
+        }
+    };
+    let mut output = String::new();
+    let mut view = Value::Null;
+    let mut json_form = Value::Null;
+    let mut error = Value::Null;
+    let mut error_text = Value::Null;
+    let mut interrupted = false;
+    let mut list = Vec::new();
+    for st in &statements {
+        output.push_str(&st.output);
+        let st_json = st
+            .value
+            .as_ref()
+            .filter(|_| !st.suppressed)
+            .and_then(|v| session::json_of(gap, v));
+        if let Some(e) = &st.error {
+            if e.message.starts_with("user interrupt") {
+                interrupted = true;
+            }
+            if error.is_null() {
+                error = json!(if interrupted && timed_out {
+                    format!("timeout after {} ms", timeout_ms.unwrap_or(0.0))
+                } else {
+                    e.message.clone()
+                });
+                error_text = json!(e.text);
+            }
+        }
+        if st.view.is_some() {
+            view = json!(st.view);
+            json_form = st_json.clone().unwrap_or(Value::Null);
+        }
+        list.push(json!({
+            "output": st.output, "view": st.view, "json": st_json,
+            "error": st.error.as_ref().map(|e| e.message.clone()),
+        }));
+    }
+    json!({
+        "ok": error.is_null(),
+        "session": id,
+        "output": output,
+        "view": view,
+        "json": json_form,
+        "error": error,
+        "error_text": error_text,
+        "interrupted": interrupted,
+        "timed_out": interrupted && timed_out,
+        "statements": list,
+        "wall_ms": wall_ms,
+        "rss_kb": own_rss_kb(),
+    })
+}
+
+/// Arm (or with 0, disarm) a one-shot SIGALRM after `ms` milliseconds;
+/// its handler interrupts GAP.
+fn set_alarm(ms: f64) {
+    let us = (ms * 1000.0) as i64;
+    let tv = libc::timeval {
+        tv_sec: us / 1_000_000,
+        tv_usec: us % 1_000_000,
+    };
+    let it = libc::itimerval {
+        it_interval: libc::timeval {
+            tv_sec: 0,
+            tv_usec: 0,
+        },
+        it_value: tv,
+    };
+    // SAFETY: setitimer with valid pointers to plain structs.
+    unsafe { libc::setitimer(libc::ITIMER_REAL, &it, std::ptr::null_mut()) };
+}

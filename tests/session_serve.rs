@@ -1,0 +1,278 @@
+//! `gaprun serve --stdio`: every op, bad input, a timeout, a killed branch,
+//! 50 forks without leaking processes, and the Python client example.
+
+mod common;
+
+use serde_json::{json, Value};
+use std::io::{BufRead, BufReader, Write};
+use std::process::{Child, ChildStdin, ChildStdout, Command, Stdio};
+use std::time::Duration;
+
+struct Server {
+    child: Child,
+    stdin: ChildStdin,
+    stdout: BufReader<ChildStdout>,
+    hello: Value,
+}
+
+impl Server {
+    fn start() -> Server {
+        let mut child = Command::new(common::gaprun_bin())
+            .args(["serve", "--stdio", "-A"])
+            .stdin(Stdio::piped())
+            .stdout(Stdio::piped())
+            .spawn()
+            .expect("start gaprun serve");
+        let stdin = child.stdin.take().unwrap();
+        let mut stdout = BufReader::new(child.stdout.take().unwrap());
+        let mut line = String::new();
+        stdout.read_line(&mut line).unwrap();
+        let hello = serde_json::from_str(&line).expect("hello is JSON");
+        Server {
+            child,
+            stdin,
+            stdout,
+            hello,
+        }
+    }
+
+    fn send_raw(&mut self, line: &str) -> Value {
+        writeln!(self.stdin, "{line}").unwrap();
+        self.stdin.flush().unwrap();
+        self.read()
+    }
+
+    fn read(&mut self) -> Value {
+        let mut line = String::new();
+        assert!(
+            self.stdout.read_line(&mut line).unwrap() > 0,
+            "server closed its output"
+        );
+        serde_json::from_str(&line).unwrap_or_else(|e| panic!("bad answer {line:?}: {e}"))
+    }
+
+    fn req(&mut self, v: Value) -> Value {
+        let a = self.send_raw(&v.to_string());
+        assert_eq!(a["id"], v["id"], "{a}");
+        a
+    }
+
+    fn pid(&self) -> u32 {
+        self.child.id()
+    }
+}
+
+impl Drop for Server {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+/// Pids whose parent is `pid` (from /proc).
+fn children_of(pid: u32) -> Vec<u32> {
+    let mut out = Vec::new();
+    for e in std::fs::read_dir("/proc").unwrap().flatten() {
+        let Ok(p) = e.file_name().to_string_lossy().parse::<u32>() else {
+            continue;
+        };
+        let Ok(stat) = std::fs::read_to_string(format!("/proc/{p}/stat")) else {
+            continue;
+        };
+        // state and ppid follow the parenthesised command name
+        let rest = &stat[stat.rfind(')').unwrap() + 2..];
+        let f: Vec<&str> = rest.split_whitespace().collect();
+        if f[1].parse::<u32>().ok() == Some(pid) {
+            out.push(p);
+        }
+    }
+    out
+}
+
+#[test]
+fn every_op_and_bad_input() {
+    let mut s = Server::start();
+    assert_eq!(s.hello["protocol"], "gaprun-session/1");
+
+    let a = s.req(json!({"id": 1, "op": "eval", "code": "x := 6;; Print(\"hi\\n\"); [x, \"a\", true, rec(b := 2)];"}));
+    assert_eq!(a["ok"], true, "{a}");
+    assert_eq!(a["output"], "hi\n");
+    assert_eq!(a["view"], "[ 6, \"a\", true, rec( b := 2 ) ]");
+    assert_eq!(a["json"], json!([6, "a", true, {"b": 2}]));
+    assert!(a["wall_ms"].as_f64().unwrap() >= 0.0 && a["rss_kb"].as_u64().unwrap() > 0);
+
+    let a = s.req(json!({"id": 2, "op": "eval", "code": "1/0;"}));
+    assert_eq!(a["ok"], false);
+    assert_eq!(
+        a["error"],
+        "Rational operations: <divisor> must not be zero"
+    );
+    // a group has a view but no JSON form
+    let a = s.req(json!({"id": 3, "op": "eval", "code": "SymmetricGroup(3);"}));
+    assert_eq!(a["view"], "Sym( [ 1 .. 3 ] )");
+    assert_eq!(a["json"], Value::Null);
+
+    let a = s.send_raw("this is not json");
+    assert_eq!(
+        (a["ok"].clone(), a["code"].clone()),
+        (json!(false), json!("bad_json"))
+    );
+    let a = s.send_raw("[1,2]");
+    assert_eq!(a["code"], "bad_request");
+    let a = s.req(json!({"id": 4, "op": "launch"}));
+    assert_eq!(a["code"], "unknown_op");
+    let a = s.req(json!({"id": 5, "op": "switch", "session": 99}));
+    assert_eq!(a["code"], "unknown_session");
+    let a = s.req(json!({"id": 6, "op": "eval"}));
+    assert_eq!(a["code"], "bad_request");
+
+    let a = s.req(json!({"id": 7, "op": "fork"}));
+    assert_eq!(a["ok"], true, "{a}");
+    let b = a["session"].as_u64().unwrap();
+    assert_eq!(
+        s.req(json!({"id": 8, "op": "switch", "session": b}))["ok"],
+        true
+    );
+    let a = s.req(json!({"id": 9, "op": "eval", "code": "x := x + 1;"}));
+    assert_eq!(a["json"], 7);
+    let a = s.req(json!({"id": 10, "op": "eval", "code": "x;", "session": 0}));
+    assert_eq!(a["json"], 6, "sessions are independent after a fork");
+
+    let st = s.req(json!({"id": 11, "op": "stats"}));
+    assert_eq!(st["current"], b);
+    assert_eq!(st["sessions"].as_array().unwrap().len(), 2);
+
+    // interrupt: an endless loop in the branch, stopped from outside
+    writeln!(
+        s.stdin,
+        "{}",
+        json!({"id": 12, "op": "eval", "code": "while true do od;"})
+    )
+    .unwrap();
+    s.stdin.flush().unwrap();
+    std::thread::sleep(Duration::from_millis(300));
+    let a = s.req(json!({"id": 13, "op": "interrupt"}));
+    assert_eq!(a["ok"], true);
+    let a = s.read();
+    assert_eq!(a["id"], 12);
+    assert_eq!(a["interrupted"], true, "{a}");
+    let a = s.req(json!({"id": 14, "op": "eval", "code": "x;"}));
+    assert_eq!(a["json"], 7, "the session is usable after an interrupt");
+
+    assert_eq!(
+        s.req(json!({"id": 15, "op": "drop", "session": b}))["ok"],
+        true
+    );
+    let a = s.req(json!({"id": 16, "op": "eval", "code": "1;"}));
+    assert_eq!(a["code"], "no_session");
+    assert_eq!(s.req(json!({"id": 17, "op": "close"}))["ok"], true);
+    let status = s.child.wait().unwrap();
+    assert!(status.success());
+}
+
+#[test]
+fn timeout_and_killed_branch() {
+    let mut s = Server::start();
+    let a = s.req(json!({"id": 1, "op": "eval", "code": "while true do od;", "timeout_ms": 200}));
+    assert_eq!(a["ok"], false);
+    assert_eq!(a["timed_out"], true, "{a}");
+    assert!(a["wall_ms"].as_f64().unwrap() < 5000.0);
+    assert_eq!(
+        s.req(json!({"id": 2, "op": "eval", "code": "2+2;"}))["json"],
+        4
+    );
+
+    let b = s.req(json!({"id": 3, "op": "fork"}))["session"]
+        .as_u64()
+        .unwrap();
+    let st = s.req(json!({"id": 4, "op": "stats"}));
+    let pid = st["sessions"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|x| x["session"] == b)
+        .unwrap()["pid"]
+        .as_i64()
+        .unwrap();
+    // kill the branch behind the server's back, while it computes
+    writeln!(
+        s.stdin,
+        "{}",
+        json!({"id": 5, "op": "eval", "code": "while true do od;", "session": b})
+    )
+    .unwrap();
+    s.stdin.flush().unwrap();
+    std::thread::sleep(Duration::from_millis(200));
+    // SAFETY: kill(2) of the session process the server reported.
+    unsafe { libc::kill(pid as i32, libc::SIGKILL) };
+    let a = s.read();
+    assert_eq!(
+        (a["id"].clone(), a["code"].clone()),
+        (json!(5), json!("session_dead")),
+        "{a}"
+    );
+    let a = s.req(json!({"id": 6, "op": "eval", "code": "1;", "session": b}));
+    assert_eq!(a["code"], "session_dead");
+    assert_eq!(
+        s.req(json!({"id": 7, "op": "eval", "code": "3;"}))["json"],
+        3
+    );
+}
+
+#[test]
+fn fifty_forks_leak_nothing() {
+    let mut s = Server::start();
+    s.req(json!({"id": 0, "op": "eval", "code": "L := List([1..100000], i -> i^2);;"}));
+    let before = s.req(json!({"id": 1, "op": "stats"}))["server_rss_kb"]
+        .as_u64()
+        .unwrap();
+    for i in 0..50u64 {
+        let a = s.req(json!({"id": 100 + i, "op": "fork"}));
+        assert_eq!(a["ok"], true, "{a}");
+        let b = a["session"].as_u64().unwrap();
+        let a = s.req(json!({"id": 200 + i, "op": "eval", "code": "Length(L);", "session": b}));
+        assert_eq!(a["json"], 100000);
+        assert_eq!(
+            s.req(json!({"id": 300 + i, "op": "drop", "session": b}))["ok"],
+            true
+        );
+    }
+    let st = s.req(json!({"id": 2, "op": "stats"}));
+    assert_eq!(st["sessions"].as_array().unwrap().len(), 1);
+    let after = st["server_rss_kb"].as_u64().unwrap();
+    assert!(
+        after < before + 8 * 1024,
+        "server grew from {before} to {after} KiB"
+    );
+    // every dropped session is reaped: only session 0 stays a child
+    let mut kids = children_of(s.pid());
+    for _ in 0..100 {
+        if kids.len() == 1 {
+            break;
+        }
+        std::thread::sleep(Duration::from_millis(20));
+        kids = children_of(s.pid());
+    }
+    assert_eq!(kids.len(), 1, "children left: {kids:?}");
+}
+
+#[test]
+fn python_client_example() {
+    if Command::new("python3").arg("--version").output().is_err() {
+        eprintln!("python3 not found: skipped");
+        return;
+    }
+    let example = concat!(env!("CARGO_MANIFEST_DIR"), "/examples/session_client.py");
+    let out = Command::new("python3")
+        .arg(example)
+        .arg(common::gaprun_bin())
+        .output()
+        .unwrap();
+    let text = String::from_utf8_lossy(&out.stdout);
+    assert!(
+        out.status.success(),
+        "{text}\n{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert!(text.ends_with("ok\n"), "{text}");
+}
