@@ -46,6 +46,17 @@ fn ensure_handler() -> Result<()> {
     r.map_err(|e| Error::Io(std::io::Error::from_raw_os_error(e)))
 }
 
+/// Make `signum` interrupt GAP's running computation when it arrives on
+/// the GAP thread (used by the REPL and the session server for SIGINT and
+/// SIGALRM).
+pub fn install_interrupt_on(signum: i32) -> Result<()> {
+    // SAFETY: installs an async-signal-safe handler (see convert.c).
+    match unsafe { sys::gaprun_interrupt_install(signum) } {
+        0 => Ok(()),
+        e => Err(Error::Io(std::io::Error::from_raw_os_error(-e))),
+    }
+}
+
 /// Install a SIGINT (Ctrl-C) handler that interrupts the running GAP
 /// computation; a second Ctrl-C before GAP noticed the first ends the
 /// process with status 130 (GAP may be stuck in a kernel function).

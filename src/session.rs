@@ -6,7 +6,6 @@
 use crate::error::{Error, Result};
 use crate::obj::GapObj;
 use crate::runtime::{string_bytes, Gap};
-use crate::sys;
 
 /// What the scanner saw last that matters for completeness.
 #[derive(Clone, Copy, PartialEq, Eq)]
@@ -164,22 +163,13 @@ pub fn transcript_entry(block: &str, output: &str) -> String {
 /// Install a handler for `signum` that makes GAP raise "user interrupt" at
 /// its next statement (Ctrl-C for SIGINT, eval deadlines for SIGALRM).
 pub fn install_interrupt_signal(signum: i32) -> Result<()> {
-    // SAFETY: installs a C signal handler that only sets a flag and swaps
-    // GAP's statement dispatch table, as GAP's own SIGINT handler does.
-    let rc = unsafe { sys::gaprun_session_install_interrupt(signum) };
-    if rc == 0 {
-        Ok(())
-    } else {
-        Err(Error::Io(std::io::Error::last_os_error()))
-    }
+    crate::interrupt::install_interrupt_on(signum)
 }
 
 /// Drop an interrupt that arrived after the last computation ended, so
-/// it does not hit the next one. True when one was pending.
-pub fn clear_interrupt(_gap: &Gap) -> bool {
-    // SAFETY: the shim enters GAP itself; `_gap` proves GAP is initialised
-    // and that this is its thread.
-    unsafe { sys::gaprun_session_clear_interrupt() != 0 }
+/// it does not hit the next one.
+pub fn clear_interrupt(gap: &Gap) {
+    let _ = gap.clear_interrupt();
 }
 
 /// GAP code for the helpers below, defined once per process.

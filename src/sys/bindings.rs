@@ -559,15 +559,5 @@ extern "C" {
     pub fn gaprun_deadline_disarm();
 }
 extern "C" {
-    pub fn gaprun_session_install_interrupt(signum: ::std::os::raw::c_int)
-        -> ::std::os::raw::c_int;
-}
-extern "C" {
-    pub fn gaprun_session_interrupt();
-}
-extern "C" {
-    pub fn gaprun_session_clear_interrupt() -> ::std::os::raw::c_int;
-}
-extern "C" {
     pub fn gaprun_save_workspace(path: *const ::std::os::raw::c_char) -> ::std::os::raw::c_int;
 }

@@ -2,5 +2,4 @@
 #include "libgap-api.h"
 #include "gaprun_shim.h"
 #include "convert.h"
-#include "session.h"
 #include "workspace.h"
