@@ -68,6 +68,12 @@ fn scenario(spec: &Value) -> Value {
     if let Some(pool) = spec["pool"].as_u64() {
         options.pool_size = Some(pool);
     }
+    if spec["pool"] == "sagemath" {
+        // SageMath's rule, mapped reserved as SageMath's libgap maps it.
+        let facts = gaprun::pool::MachineFacts::gather(0, gaprun::runtime::pool_hook_available());
+        options.pool_size = Some(gaprun::pool::sagemath_baseline(&facts));
+    }
+    let stop_at_failure = spec["stop_at_failure"].as_bool().unwrap_or(false);
     let noreserve = spec["noreserve"].as_bool();
     let workers = spec["workers"].as_u64().unwrap_or(forks as u64) as u32;
     let (_, decision) = apply_policy(&mut options, workers, noreserve).expect("policy decides");
@@ -101,7 +107,12 @@ fn scenario(spec: &Value) -> Value {
                 unsafe { libc::_exit(0) };
             }
             Ok(nix::unistd::ForkResult::Parent { child }) => children.push(child),
-            Err(e) => errors.push(format!("fork: {e}")),
+            Err(e) => {
+                errors.push(format!("fork: {e}"));
+                if stop_at_failure {
+                    break;
+                }
+            }
         }
     }
     std::thread::sleep(std::time::Duration::from_millis(200));
@@ -256,6 +267,10 @@ fn main() {
         println!("{}", scenario(&spec));
         return;
     }
+    if std::env::var_os("GAPRUN_POOL_BENCH").is_some() {
+        bench();
+        return;
+    }
     if !std::path::Path::new("/proc/meminfo").exists() {
         println!("pool_commit: skipped: not Linux");
         println!("0 passed, 0 failed, 1 skipped");
@@ -355,5 +370,53 @@ fn main() {
     );
     if o.failed > 0 {
         std::process::exit(1);
+    }
+}
+
+/// `GAPRUN_POOL_BENCH=1 cargo test --release --test pool_commit` (see
+/// benches/pool_forks.sh): commit per forked worker and how many workers
+/// fork, for three pool rules, in overcommit mode 0 and (as root) mode 2.
+fn bench() {
+    let max = std::env::var("GAPRUN_POOL_BENCH_FORKS")
+        .ok()
+        .and_then(|v| v.parse().ok())
+        .unwrap_or(32u64);
+    let rules: [(&str, Value); 4] = [
+        ("naive: fixed 3 GB reserved pool", json!({"pool": 3 * GIB, "noreserve": false})),
+        ("SageMath's rule (reserved)", json!({"pool": "sagemath", "noreserve": false})),
+        ("gaprun auto, planned -j 8", json!({"workers": 8})),
+        (&*Box::leak(format!("gaprun auto, planned -j {max}").into_boxed_str()), json!({"workers": max})),
+    ];
+    let strict = strict_overcommit_available().is_ok();
+    println!("| overcommit mode | pool rule | -s | noreserve | commit per worker | workers forked (of {max}) |");
+    println!("|---|---|---|---|---|---|");
+    for mode2 in [false, true] {
+        if mode2 && !strict {
+            println!("| 2 | (skipped: {}) | | | | |", strict_overcommit_available().unwrap_err());
+            continue;
+        }
+        for (name, rule) in &rules {
+            let mut spec = rule.clone();
+            spec["forks"] = json!(max);
+            spec["stop_at_failure"] = json!(true);
+            spec["strict"] = json!(mode2);
+            let r = run_scenario(spec);
+            if let Some(e) = r.get("spawn_error") {
+                println!("| {} | {name} | failed: {e} | | | |", if mode2 { 2 } else { 0 });
+                continue;
+            }
+            let forked = r["forks_ok"].as_u64().unwrap_or(0);
+            let per = if forked > 0 {
+                format_bytes(r["fork_commit"].as_u64().unwrap_or(0) / forked)
+            } else {
+                "-".into()
+            };
+            println!(
+                "| {} | {name} | {} | {} | {per} | {forked} |",
+                if mode2 { 2 } else { 0 },
+                format_bytes(r["pool_size"].as_u64().unwrap_or(0)),
+                r["noreserve"]
+            );
+        }
     }
 }
