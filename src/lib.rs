@@ -10,6 +10,7 @@
 //! - [`error`]: one error type.
 
 pub mod error;
+pub mod fork;
 pub mod obj;
 pub mod runtime;
 pub mod size;

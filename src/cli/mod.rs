@@ -1,9 +1,13 @@
 //! Command-line interface: argument parsing (clap) and dispatch to one module
 //! per subcommand. Exit codes: 0 ok, 1 GAP error, 2 usage or setup error.
 
+mod batch;
 mod info;
 mod options;
+mod pool;
+mod run;
 mod script;
+mod test;
 
 use clap::{Parser, Subcommand};
 use std::path::PathBuf;
@@ -50,6 +54,12 @@ pub struct Cli {
 pub enum Command {
     /// Show how gaprun would start GAP here: build, GAP roots, memory.
     Info(info::InfoArgs),
+    /// Run GAP files in parallel, each in a fresh child forked from one initialised GAP.
+    Run(run::RunArgs),
+    /// Run tasks from a JSON-lines file; print one JSON result line per task.
+    Batch(batch::BatchArgs),
+    /// Run GAP test files (.tst; folders searched recursively) through GAP's Test().
+    Test(test::TestArgs),
 }
 
 fn version_string() -> &'static str {
@@ -90,5 +100,8 @@ fn dispatch(cli: Cli) -> i32 {
     match cli.command {
         None => script::run(&cli.gap, cli.code.as_deref(), &cli.files),
         Some(Command::Info(args)) => info::run(&cli.gap, &args),
+        Some(Command::Run(args)) => run::run(&cli.gap, &args),
+        Some(Command::Batch(args)) => batch::run(&cli.gap, &args),
+        Some(Command::Test(args)) => test::run(&cli.gap, &args),
     }
 }

@@ -417,3 +417,6 @@ extern "C" {
 extern "C" {
     pub fn gaprun_pool_get_stats(out: *mut gaprun_pool_stats);
 }
+extern "C" {
+    pub fn gaprun_fork_set_memory_limits(warn_kb: u64, kill_kb: u64);
+}

@@ -1,3 +1,4 @@
 /* Input for bindgen: GAP's public C API and gaprun's shim. */
 #include "libgap-api.h"
 #include "gaprun_shim.h"
+#include "gaprun_fork.h"
