@@ -303,7 +303,8 @@ impl Running {
         let mut usage: libc::rusage = unsafe { std::mem::zeroed() };
         loop {
             // SAFETY: waits for our own child only, without blocking.
-            let r = unsafe { libc::wait4(self.pid.as_raw(), &mut status, libc::WNOHANG, &mut usage) };
+            let r =
+                unsafe { libc::wait4(self.pid.as_raw(), &mut status, libc::WNOHANG, &mut usage) };
             if r == self.pid.as_raw() {
                 self.reaped = true;
                 return Some((status, usage));
@@ -400,7 +401,10 @@ impl<'gap> ForkPool<'gap> {
             }
         }
         drop(sigchld);
-        Ok(results.into_iter().map(|r| r.expect("every task finished")).collect())
+        Ok(results
+            .into_iter()
+            .map(|r| r.expect("every task finished"))
+            .collect())
     }
 
     fn spawn(&self, index: usize, task: &Task, sigchld: &SigchldGuard) -> Result<Running> {
@@ -542,8 +546,13 @@ fn finish(r: &mut Running, status: i32, usage: &libc::rusage) -> TaskResult {
     };
     let memory_text = MEMORY_MESSAGES.iter().any(|m| stderr.contains(m));
     let (outcome, mut error) = match (r.killed, &report, signal) {
-        (Some(KillReason::Timeout), _, _) => (TaskOutcome::Timeout, Some("time limit exceeded".into())),
-        (Some(KillReason::Memory), _, _) => (TaskOutcome::MemoryLimit, Some("memory limit exceeded".into())),
+        (Some(KillReason::Timeout), _, _) => {
+            (TaskOutcome::Timeout, Some("time limit exceeded".into()))
+        }
+        (Some(KillReason::Memory), _, _) => (
+            TaskOutcome::MemoryLimit,
+            Some("memory limit exceeded".into()),
+        ),
         (None, _, Some(sig)) => (
             TaskOutcome::Signaled(sig),
             Some(format!("killed by {}", signal_name(sig))),
@@ -566,11 +575,16 @@ fn finish(r: &mut Running, status: i32, usage: &libc::rusage) -> TaskResult {
         (None, None, None) => {
             let code = exit_code.unwrap_or(-1);
             if memory_text {
-                (TaskOutcome::MemoryLimit, Some("GAP stopped at its workspace limit".into()))
+                (
+                    TaskOutcome::MemoryLimit,
+                    Some("GAP stopped at its workspace limit".into()),
+                )
             } else {
                 (
                     TaskOutcome::Crashed(code),
-                    Some(format!("the worker exited with code {code} without reporting")),
+                    Some(format!(
+                        "the worker exited with code {code} without reporting"
+                    )),
                 )
             }
         }
@@ -679,7 +693,9 @@ fn emit(to_stderr: bool, text: &str) {
 fn is_identifier(name: &str) -> bool {
     !name.is_empty()
         && !name.chars().all(|c| c.is_ascii_digit())
-        && name.chars().all(|c| c.is_ascii_alphanumeric() || c == '_' || c == '@')
+        && name
+            .chars()
+            .all(|c| c.is_ascii_alphanumeric() || c == '_' || c == '@')
 }
 
 /// A GAP string literal with these bytes.

@@ -112,7 +112,11 @@ fn parse_line(text: &str) -> Result<(Option<Value>, Task), String> {
     let timeout = match line.timeout {
         None => None,
         Some(s) if s > 0.0 && s.is_finite() => Some(Duration::from_secs_f64(s)),
-        Some(s) => return Err(format!("\"timeout\" must be a positive number of seconds, not {s}")),
+        Some(s) => {
+            return Err(format!(
+                "\"timeout\" must be a positive number of seconds, not {s}"
+            ))
+        }
     };
     let memory_limit = match line.memory_limit {
         None | Some(Value::Null) => None,
@@ -143,7 +147,9 @@ fn read_input(path: &PathBuf) -> std::io::Result<Vec<String>> {
     if path.as_os_str() == "-" {
         std::io::stdin().lock().lines().collect()
     } else {
-        std::io::BufReader::new(std::fs::File::open(path)?).lines().collect()
+        std::io::BufReader::new(std::fs::File::open(path)?)
+            .lines()
+            .collect()
     }
 }
 
@@ -234,7 +240,8 @@ mod tests {
 
     #[test]
     fn json_values_become_gap_expressions() {
-        let v: Value = serde_json::from_str(r#"{"a b": [1, 2.5, 1e300, "x\"y", true, null]}"#).unwrap();
+        let v: Value =
+            serde_json::from_str(r#"{"a b": [1, 2.5, 1e300, "x\"y", true, null]}"#).unwrap();
         assert_eq!(
             json_to_gap(&v),
             r#"rec( ("a b") := [ 1, 2.5, 1.0e300, "x\"y", true, fail ] )"#
@@ -246,7 +253,8 @@ mod tests {
         assert!(parse_line(r#"{"code": "1;", "file": "x.g"}"#).is_err());
         assert!(parse_line(r#"{"cod": "1;"}"#).is_err());
         assert!(parse_line(r#"{"code": "1;", "timeout": -1}"#).is_err());
-        let (_, t) = parse_line(r#"{"code": "1;", "memory_limit": "1m", "vars": {"n": 3}}"#).unwrap();
+        let (_, t) =
+            parse_line(r#"{"code": "1;", "memory_limit": "1m", "vars": {"n": 3}}"#).unwrap();
         assert_eq!(t.memory_limit, Some(1 << 20));
         assert_eq!(t.vars, vec![("n".to_string(), "3".to_string())]);
     }

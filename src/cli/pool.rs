@@ -54,9 +54,7 @@ pub fn progress(total: usize) -> ProgressBar {
         return ProgressBar::hidden();
     }
     let bar = ProgressBar::new(total as u64);
-    if let Ok(style) =
-        ProgressStyle::with_template("{bar:40} {pos}/{len} [{elapsed}] {msg}")
-    {
+    if let Ok(style) = ProgressStyle::with_template("{bar:40} {pos}/{len} [{elapsed}] {msg}") {
         bar.set_style(style);
     }
     bar
@@ -77,7 +75,12 @@ impl InOrder {
         }
     }
 
-    pub fn put(&mut self, index: usize, result: &TaskResult, mut show: impl FnMut(usize, &TaskResult)) {
+    pub fn put(
+        &mut self,
+        index: usize,
+        result: &TaskResult,
+        mut show: impl FnMut(usize, &TaskResult),
+    ) {
         self.slots[index] = Some(result.clone());
         while let Some(Some(r)) = self.slots.get_mut(self.next).map(Option::take) {
             show(self.next, &r);

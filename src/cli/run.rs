@@ -55,7 +55,11 @@ pub fn run(gap_args: &GapArgs, args: &RunArgs) -> i32 {
                 let _ = std::io::stderr().write_all(r.stderr.as_bytes());
                 if !r.outcome.is_ok() {
                     failed += 1;
-                    eprintln!("gaprun: {}: {}", args.files[i].display(), describe(r, timeout));
+                    eprintln!(
+                        "gaprun: {}: {}",
+                        args.files[i].display(),
+                        describe(r, timeout)
+                    );
                 }
             })
         });
