@@ -119,6 +119,11 @@ pub enum Error {
     /// An argument was not acceptable (e.g. a string with a NUL byte).
     #[error("invalid argument: {0}")]
     InvalidArgument(String),
+    /// Forking was refused: GAP may only be forked while the process has
+    /// a single thread (a child inherits only the forking thread, so locks
+    /// other threads held would never be released in it).
+    #[error("refusing to fork: this process has {0} threads, but GAP may only be forked while the initialising thread is the only one")]
+    MultipleThreads(usize),
     /// Forking or talking to a worker process failed.
     #[error("worker: {0}")]
     Worker(String),

@@ -12,6 +12,7 @@
 
 pub mod convert;
 pub mod error;
+pub mod fork;
 pub mod interrupt;
 pub mod memory;
 pub mod obj;

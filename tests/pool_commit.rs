@@ -382,17 +382,29 @@ fn bench() {
         .and_then(|v| v.parse().ok())
         .unwrap_or(32u64);
     let rules: [(&str, Value); 4] = [
-        ("naive: fixed 3 GB reserved pool", json!({"pool": 3 * GIB, "noreserve": false})),
-        ("SageMath's rule (reserved)", json!({"pool": "sagemath", "noreserve": false})),
+        (
+            "naive: fixed 3 GB reserved pool",
+            json!({"pool": 3 * GIB, "noreserve": false}),
+        ),
+        (
+            "SageMath's rule (reserved)",
+            json!({"pool": "sagemath", "noreserve": false}),
+        ),
         ("gaprun auto, planned -j 8", json!({"workers": 8})),
-        (&*Box::leak(format!("gaprun auto, planned -j {max}").into_boxed_str()), json!({"workers": max})),
+        (
+            &*Box::leak(format!("gaprun auto, planned -j {max}").into_boxed_str()),
+            json!({"workers": max}),
+        ),
     ];
     let strict = strict_overcommit_available().is_ok();
     println!("| overcommit mode | pool rule | -s | noreserve | commit per worker | workers forked (of {max}) |");
     println!("|---|---|---|---|---|---|");
     for mode2 in [false, true] {
         if mode2 && !strict {
-            println!("| 2 | (skipped: {}) | | | | |", strict_overcommit_available().unwrap_err());
+            println!(
+                "| 2 | (skipped: {}) | | | | |",
+                strict_overcommit_available().unwrap_err()
+            );
             continue;
         }
         for (name, rule) in &rules {
@@ -402,7 +414,10 @@ fn bench() {
             spec["strict"] = json!(mode2);
             let r = run_scenario(spec);
             if let Some(e) = r.get("spawn_error") {
-                println!("| {} | {name} | failed: {e} | | | |", if mode2 { 2 } else { 0 });
+                println!(
+                    "| {} | {name} | failed: {e} | | | |",
+                    if mode2 { 2 } else { 0 }
+                );
                 continue;
             }
             let forked = r["forks_ok"].as_u64().unwrap_or(0);

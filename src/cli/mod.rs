@@ -1,13 +1,17 @@
 //! Command-line interface: argument parsing (clap) and dispatch to one module
 //! per subcommand. Exit codes: 0 ok, 1 GAP error, 2 usage or setup error.
 
+mod batch;
 mod cache;
 mod info;
 mod options;
 mod record;
 mod repl;
+mod run;
 mod script;
 mod serve;
+mod test;
+mod workers;
 
 use clap::{Parser, Subcommand};
 use std::path::PathBuf;
@@ -72,6 +76,12 @@ pub enum Command {
     /// Keep GAP sessions alive and answer JSON-lines requests
     /// (protocol gaprun-session/1; see README).
     Serve(serve::ServeArgs),
+    /// Run GAP files in parallel, each in a fresh child forked from one initialised GAP.
+    Run(run::RunArgs),
+    /// Run tasks from a JSON-lines file; print one JSON result line per task.
+    Batch(batch::BatchArgs),
+    /// Run GAP test files (.tst; folders searched recursively) through GAP's Test().
+    Test(test::TestArgs),
 }
 
 fn version_string() -> &'static str {
@@ -126,5 +136,8 @@ fn dispatch(cli: Cli) -> i32 {
         Some(Command::Cache(args)) => cache::run(&cli.gap, &args),
         Some(Command::Record(args)) => record::run(&cli.gap, &args),
         Some(Command::Serve(args)) => serve::run(&cli.gap, &args),
+        Some(Command::Run(args)) => run::run(&cli.gap, &args),
+        Some(Command::Batch(args)) => batch::run(&cli.gap, &args),
+        Some(Command::Test(args)) => test::run(&cli.gap, &args),
     }
 }

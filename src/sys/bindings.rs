@@ -561,3 +561,6 @@ extern "C" {
 extern "C" {
     pub fn gaprun_save_workspace(path: *const ::std::os::raw::c_char) -> ::std::os::raw::c_int;
 }
+extern "C" {
+    pub fn gaprun_fork_set_memory_limits(warn_kb: u64, kill_kb: u64);
+}

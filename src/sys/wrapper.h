@@ -3,3 +3,4 @@
 #include "gaprun_shim.h"
 #include "convert.h"
 #include "workspace.h"
+#include "gaprun_fork.h"

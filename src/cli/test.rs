@@ -1,0 +1,117 @@
+//! `gaprun test -j N PATH...`: GAP test files, each through GAP's own
+//! `Test()` (default options, so verdicts equal GAP's) in a fresh child of
+//! one initialised GAP.
+//!
+//! Output: one line per file in input order (`ok`/`FAIL`, time), GAP's diff
+//! under a failing file, then a closing line `N passed, N failed` alone on
+//! its line (CI reads it), then `N skipped, N timed out`. Timed-out,
+//! crashed and memory-stopped files count as failed. Exit 1 on any failure.
+
+use super::script::start_gap;
+use super::workers::{describe, progress, InOrder, PoolArgs};
+use super::{GapArgs, EXIT_GAP_ERROR, EXIT_OK, EXIT_USAGE};
+use clap::Args;
+use gaprun::fork::{ForkPool, Task, TaskKind, TaskOutcome};
+use std::path::{Path, PathBuf};
+
+#[derive(Args, Debug)]
+pub struct TestArgs {
+    #[command(flatten)]
+    pub pool: PoolArgs,
+
+    /// Skip test files whose path contains this text (repeatable).
+    #[arg(long = "skip", value_name = "TEXT")]
+    pub skip: Vec<String>,
+
+    /// Test files, or folders searched recursively for `*.tst`.
+    #[arg(value_name = "PATH", required = true)]
+    pub paths: Vec<PathBuf>,
+}
+
+/// The test files named by `paths`: files as given, folders searched
+/// recursively for `.tst` files in sorted order.
+pub fn collect_test_files(paths: &[PathBuf]) -> Result<Vec<PathBuf>, String> {
+    let mut files = Vec::new();
+    for p in paths {
+        let meta = std::fs::metadata(p).map_err(|e| format!("cannot read {}: {e}", p.display()))?;
+        if !meta.is_dir() {
+            files.push(p.clone());
+            continue;
+        }
+        for entry in walkdir::WalkDir::new(p).sort_by_file_name() {
+            let entry = entry.map_err(|e| format!("cannot search {}: {e}", p.display()))?;
+            if entry.file_type().is_file() && entry.path().extension().is_some_and(|x| x == "tst") {
+                files.push(entry.into_path());
+            }
+        }
+    }
+    Ok(files)
+}
+
+fn absolute(p: &Path) -> PathBuf {
+    std::path::absolute(p).unwrap_or_else(|_| p.to_path_buf())
+}
+
+pub fn run(gap_args: &GapArgs, args: &TestArgs) -> i32 {
+    let all = match collect_test_files(&args.paths) {
+        Ok(files) => files,
+        Err(e) => {
+            eprintln!("gaprun: {e}");
+            return EXIT_USAGE;
+        }
+    };
+    let (skipped, files): (Vec<PathBuf>, Vec<PathBuf>) = all.into_iter().partition(|f| {
+        let s = f.display().to_string();
+        args.skip.iter().any(|pat| s.contains(pat.as_str()))
+    });
+    let gap = match start_gap(gap_args, args.pool.planned_workers()) {
+        Ok(gap) => gap,
+        Err(code) => return code,
+    };
+    let tasks: Vec<Task> = files
+        .iter()
+        .map(|f| Task::new(TaskKind::Test(absolute(f))))
+        .collect();
+    let options = args.pool.options();
+    let timeout = options.timeout;
+    let pool = ForkPool::new(&gap, options);
+    let bar = progress(tasks.len());
+    let mut order = InOrder::new(tasks.len());
+    let (mut passed, mut failed, mut timed_out) = (0usize, 0usize, 0usize);
+    let outcome = pool.run_with(&tasks, |index, result| {
+        bar.inc(1);
+        order.put(index, result, |i, r| {
+            let name = files[i].display();
+            let ms = r.wall.as_millis();
+            bar.suspend(|| {
+                if r.outcome.is_ok() {
+                    passed += 1;
+                    println!("ok    {name} ({ms} ms)");
+                } else {
+                    failed += 1;
+                    if r.outcome == TaskOutcome::Timeout {
+                        timed_out += 1;
+                    }
+                    println!("FAIL  {name} ({ms} ms): {}", describe(r, timeout));
+                    print!("{}", r.stdout);
+                    if !r.stdout.is_empty() && !r.stdout.ends_with('\n') {
+                        println!();
+                    }
+                    eprint!("{}", r.stderr);
+                }
+            })
+        });
+    });
+    bar.finish_and_clear();
+    if let Err(e) = outcome {
+        eprintln!("gaprun: {e}");
+        return EXIT_USAGE;
+    }
+    println!("{passed} passed, {failed} failed");
+    println!("{} skipped, {timed_out} timed out", skipped.len());
+    if failed > 0 {
+        EXIT_GAP_ERROR
+    } else {
+        EXIT_OK
+    }
+}

@@ -1,0 +1,116 @@
+//! What `run`, `batch` and `test` share: the worker-pool options, the
+//! progress bar, and printing results in input order as they arrive.
+
+use clap::Args;
+use gaprun::fork::{default_jobs, signal_name, ForkOptions, TaskOutcome, TaskResult};
+use gaprun::size::parse_size;
+use indicatif::{ProgressBar, ProgressStyle};
+use std::io::IsTerminal;
+use std::time::Duration;
+
+fn seconds_arg(s: &str) -> Result<Duration, String> {
+    let v: f64 = s
+        .parse()
+        .map_err(|_| format!("`{s}` is not a number of seconds"))?;
+    if !(v > 0.0 && v.is_finite()) {
+        return Err(format!("`{s}`: the timeout must be positive"));
+    }
+    Ok(Duration::from_secs_f64(v))
+}
+
+/// Worker-pool options of the command line.
+#[derive(Args, Debug, Clone)]
+pub struct PoolArgs {
+    /// Tasks running at the same time (default: the number of cores).
+    #[arg(short = 'j', long = "jobs", value_name = "N")]
+    pub jobs: Option<usize>,
+
+    /// Wall-clock limit per task in seconds (the task is killed after it).
+    #[arg(long = "timeout", value_name = "SECONDS", value_parser = seconds_arg)]
+    pub timeout: Option<Duration>,
+
+    /// Memory limit per task, e.g. 512m (GAP's workspace limit in the
+    /// worker, as `gap -o` sets it; the worker is killed at twice that).
+    #[arg(long = "memory-limit", value_name = "SIZE", value_parser = parse_size)]
+    pub memory_limit: Option<u64>,
+}
+
+impl PoolArgs {
+    /// How many workers run at once: the pool policy sizes GAP's memory
+    /// for them before GAP starts.
+    pub fn planned_workers(&self) -> u32 {
+        self.options().jobs as u32
+    }
+
+    pub fn options(&self) -> ForkOptions {
+        ForkOptions {
+            jobs: self.jobs.unwrap_or_else(default_jobs).max(1),
+            timeout: self.timeout,
+            memory_limit: self.memory_limit,
+            ..ForkOptions::default()
+        }
+    }
+}
+
+/// A progress bar on stderr when it is a terminal and the run is long
+/// enough to want one; hidden otherwise. No steady tick: a ticker thread
+/// would make the process multi-threaded, and forking is then refused.
+pub fn progress(total: usize) -> ProgressBar {
+    if total < 2 || !std::io::stderr().is_terminal() {
+        return ProgressBar::hidden();
+    }
+    let bar = ProgressBar::new(total as u64);
+    if let Ok(style) = ProgressStyle::with_template("{bar:40} {pos}/{len} [{elapsed}] {msg}") {
+        bar.set_style(style);
+    }
+    bar
+}
+
+/// Collects results arriving in any order and hands them out in input
+/// order, each as soon as every earlier one has been handed out.
+pub struct InOrder {
+    slots: Vec<Option<TaskResult>>,
+    next: usize,
+}
+
+impl InOrder {
+    pub fn new(n: usize) -> InOrder {
+        InOrder {
+            slots: vec![None; n],
+            next: 0,
+        }
+    }
+
+    pub fn put(
+        &mut self,
+        index: usize,
+        result: &TaskResult,
+        mut show: impl FnMut(usize, &TaskResult),
+    ) {
+        self.slots[index] = Some(result.clone());
+        while let Some(Some(r)) = self.slots.get_mut(self.next).map(Option::take) {
+            show(self.next, &r);
+            self.next += 1;
+        }
+    }
+}
+
+/// One line saying how a task that did not succeed ended.
+pub fn describe(result: &TaskResult, timeout: Option<Duration>) -> String {
+    match result.outcome {
+        TaskOutcome::Ok => "ok".into(),
+        TaskOutcome::GapError => match &result.error {
+            Some(e) => format!("GAP error: {e}"),
+            None => "GAP error".into(),
+        },
+        TaskOutcome::TestFailed => "test failed".into(),
+        TaskOutcome::Exited(code) => format!("GAP quit with exit code {code}"),
+        TaskOutcome::Timeout => match timeout {
+            Some(t) => format!("timed out after {} s", t.as_secs_f64()),
+            None => "timed out".into(),
+        },
+        TaskOutcome::MemoryLimit => "memory limit exceeded".into(),
+        TaskOutcome::Signaled(sig) => format!("killed by {}", signal_name(sig)),
+        TaskOutcome::Crashed(code) => format!("worker crashed (exit code {code})"),
+    }
+}
