@@ -35,7 +35,6 @@ pub const EXIT_USAGE: i32 = 2;
         gaprun -c STATEMENTS  run statements like `gap -q` reading them from a pipe (values echoed)\n\
         gaprun -              the same, reading standard input\n\n\
         Exit codes: 0 ok, 1 GAP error, 2 usage or setup error.",
-    args_conflicts_with_subcommands = true,
     after_help = "Environment: GAPRUN_GAP_ROOT, GAPRUN_POOL_SIZE, GAPRUN_WARN_LIMIT, GAPRUN_HARD_LIMIT, GAPRUN_PACKAGES, GAPRUN_WORKSPACE_CACHE override the defaults."
 )]
 pub struct Cli {
