@@ -421,11 +421,12 @@ fn bench() {
                 continue;
             }
             let forked = r["forks_ok"].as_u64().unwrap_or(0);
-            let per = if forked > 0 {
-                format_bytes(r["fork_commit"].as_u64().unwrap_or(0) / forked)
-            } else {
-                "-".into()
-            };
+            let per = r["fork_commit"]
+                .as_u64()
+                .unwrap_or(0)
+                .checked_div(forked)
+                .map(format_bytes)
+                .unwrap_or_else(|| "-".into());
             println!(
                 "| {} | {name} | {} | {} | {per} | {forked} |",
                 if mode2 { 2 } else { 0 },

@@ -441,38 +441,6 @@ int gaprun_call(gaprun_obj func, size_t nargs, const gaprun_obj * args,
     return ok ? GAPRUN_OK : GAPRUN_ERROR;
 }
 
-int gaprun_view_string(gaprun_obj obj, int print, gaprun_obj * out)
-{
-    *out = 0;
-    if (!initialized)
-        return GAPRUN_MISUSE;
-    /* volatile: GAP_TRY below sets a second jump point in this frame */
-    volatile int ok = GAP_Enter();
-    if (ok) {
-        Obj buf = NEW_STRING(0);
-        Obj stream = make_output_string_stream(buf);
-        TypOutputFile output = { 0 };
-        OpenOutputStream(&output, stream);
-        /* close the output again when the object's method raises */
-        GAP_TRY
-        {
-            if (print)
-                PrintObj((Obj)obj);
-            else
-                ViewObj((Obj)obj);
-        }
-        GAP_CATCH
-        {
-            CloseOutput(&output);
-            GAP_THROW();
-        }
-        CloseOutput(&output);
-        *out = CopyToStringRep(buf);
-    }
-    GAP_Leave();
-    return ok ? GAPRUN_OK : GAPRUN_ERROR;
-}
-
 int gaprun_binop(int op, gaprun_obj a, gaprun_obj b, gaprun_obj * out)
 {
     *out = 0;

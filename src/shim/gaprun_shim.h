@@ -104,8 +104,6 @@ int gaprun_global_set(const char *name, gaprun_obj value);
  * returned no value. */
 int gaprun_call(gaprun_obj func, size_t nargs, const gaprun_obj *args,
                 gaprun_obj *out);
-/* View or print string of an object (as ViewObj/PrintObj would show it). */
-int gaprun_view_string(gaprun_obj obj, int print, gaprun_obj *out);
 
 /* Binary operations of GAP's arithmetic. */
 enum {

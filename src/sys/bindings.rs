@@ -338,13 +338,6 @@ extern "C" {
         out: *mut gaprun_obj,
     ) -> ::std::os::raw::c_int;
 }
-extern "C" {
-    pub fn gaprun_view_string(
-        obj: gaprun_obj,
-        print: ::std::os::raw::c_int,
-        out: *mut gaprun_obj,
-    ) -> ::std::os::raw::c_int;
-}
 pub const GAPRUN_OP_SUM: _bindgen_ty_6 = 0;
 pub const GAPRUN_OP_DIFF: _bindgen_ty_6 = 1;
 pub const GAPRUN_OP_PROD: _bindgen_ty_6 = 2;
