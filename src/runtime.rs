@@ -73,6 +73,9 @@ pub struct GapOptions {
     pub initial_workspace: Option<u64>,
     /// Map the pool with MAP_NORESERVE (needs the pool hook).
     pub noreserve: bool,
+    /// Advise transparent huge pages for the pool (needs the pool hook):
+    /// forking a ready GAP then copies far fewer page-table entries.
+    pub hugepages: bool,
     /// Load GAP's default packages at start-up (off = `-A`).
     pub autoload: bool,
     /// Packages to load after start-up.
@@ -92,6 +95,7 @@ impl Default for GapOptions {
             hard_limit: None,
             initial_workspace: None,
             noreserve: false,
+            hugepages: false,
             autoload: true,
             packages: Vec::new(),
             workspace: None,
@@ -265,6 +269,8 @@ pub struct PoolStats {
     pub noreserve: u64,
     /// Whether GAP's mmap calls reach the hook in this build.
     pub hooked: bool,
+    /// How many were advised to use transparent huge pages.
+    pub hugepages: u64,
 }
 
 /// Take the text GAP printed on its error stream.
@@ -371,7 +377,10 @@ impl Gap {
             cargs.iter().map(|c| c.as_ptr() as *mut _).collect();
         ptrs.push(std::ptr::null_mut());
         // SAFETY: plain setter of the pool hook, before GAP maps its pool.
-        unsafe { sys::gaprun_pool_set_noreserve(options.noreserve as i32) };
+        unsafe {
+            sys::gaprun_pool_set_noreserve(options.noreserve as i32);
+            sys::gaprun_pool_set_hugepages(options.hugepages as i32);
+        }
         // SAFETY: first and only initialisation in this process (guarded by
         // INIT); argv outlives the call (GAP copies what it keeps).
         let status = unsafe {
@@ -643,6 +652,7 @@ pub fn pool_stats() -> PoolStats {
         bytes: 0,
         noreserve: 0,
         hooked: 0,
+        hugepages: 0,
     };
     // SAFETY: copies a plain C struct.
     unsafe { sys::gaprun_pool_get_stats(&mut raw) };
@@ -651,5 +661,6 @@ pub fn pool_stats() -> PoolStats {
         bytes: raw.bytes,
         noreserve: raw.noreserve,
         hooked: raw.hooked != 0,
+        hugepages: raw.hugepages,
     }
 }

@@ -76,7 +76,9 @@ fn scenario(spec: &Value) -> Value {
     let stop_at_failure = spec["stop_at_failure"].as_bool().unwrap_or(false);
     let noreserve = spec["noreserve"].as_bool();
     let workers = spec["workers"].as_u64().unwrap_or(forks as u64) as u32;
-    let (_, decision) = apply_policy(&mut options, workers, noreserve).expect("policy decides");
+    let hugepages = spec["hugepages"].as_bool();
+    let (_, decision) =
+        apply_policy(&mut options, workers, noreserve, hugepages).expect("policy decides");
 
     let me = std::process::id();
     let before_init = accountable_bytes(me);

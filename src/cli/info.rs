@@ -99,6 +99,16 @@ pub fn run(gap: &GapArgs, args: &InfoArgs) -> i32 {
             .unwrap_or_else(|| "unknown".into()),
         facts.overcommit_memory.source
     );
+    println!(
+        "  {:<22} {:<12} ({})",
+        "transparent hugepages",
+        facts
+            .transparent_hugepages
+            .value
+            .map(|m| format!("{m:?}").to_lowercase())
+            .unwrap_or_else(|| "unknown".into()),
+        facts.transparent_hugepages.source
+    );
     println!("  {:<22} {}", "pool hook", facts.hook_available);
     println!("  {:<22} {}", "planned workers", facts.planned_workers);
     println!();
@@ -128,6 +138,7 @@ pub fn run(gap: &GapArgs, args: &InfoArgs) -> i32 {
         r.initial_workspace
     );
     println!("  noreserve {:<5}   {}", decision.noreserve, r.noreserve);
+    println!("  hugepages {:<5}   {}", decision.hugepages, r.hugepages);
     println!(
         "  (SageMath's rule would choose -s {})",
         format_bytes(decision.sagemath_baseline)

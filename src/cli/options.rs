@@ -62,6 +62,10 @@ pub struct GapArgs {
     #[arg(long = "reserve", global = true)]
     pub reserve: bool,
 
+    /// Do not advise transparent huge pages for GAP's pool.
+    #[arg(long = "no-hugepages", global = true)]
+    pub no_hugepages: bool,
+
     /// Start without the saved-workspace cache (read GAP's library from its files).
     #[arg(long = "no-workspace", global = true)]
     pub no_workspace: bool,
@@ -86,11 +90,16 @@ impl GapArgs {
         if self.reserve {
             return Some(false);
         }
-        match std::env::var("GAPRUN_NORESERVE").ok().as_deref() {
-            Some("1") | Some("true") | Some("yes") => Some(true),
-            Some("0") | Some("false") | Some("no") => Some(false),
-            _ => None,
+        env_bool("GAPRUN_NORESERVE")
+    }
+
+    /// The user's choice of huge pages: `--no-hugepages`, then
+    /// `GAPRUN_HUGEPAGES=1|0`, else the policy decides.
+    pub fn hugepages_choice(&self) -> Option<bool> {
+        if self.no_hugepages {
+            return Some(false);
         }
+        env_bool("GAPRUN_HUGEPAGES")
     }
 
     /// GAP options with the memory settings decided by the pool policy
@@ -100,9 +109,13 @@ impl GapArgs {
         planned_workers: u32,
     ) -> Result<(GapOptions, MachineFacts, PoolDecision), String> {
         let mut options = self.options();
-        let (facts, decision) =
-            apply_policy(&mut options, planned_workers, self.noreserve_choice())
-                .map_err(|e| e.to_string())?;
+        let (facts, decision) = apply_policy(
+            &mut options,
+            planned_workers,
+            self.noreserve_choice(),
+            self.hugepages_choice(),
+        )
+        .map_err(|e| e.to_string())?;
         Ok((options, facts, decision))
     }
 
@@ -158,5 +171,14 @@ impl GapArgs {
                 .collect(),
             ..GapOptions::default()
         }
+    }
+}
+
+/// A yes/no environment setting (`1/true/yes`, `0/false/no`), else unset.
+fn env_bool(name: &str) -> Option<bool> {
+    match std::env::var(name).ok().as_deref() {
+        Some("1") | Some("true") | Some("yes") => Some(true),
+        Some("0") | Some("false") | Some("no") => Some(false),
+        _ => None,
     }
 }

@@ -120,6 +120,35 @@ pub struct MachineFacts {
     pub hook_available: bool,
     /// How many worker processes will be forked from the initialised parent.
     pub planned_workers: u32,
+    /// Linux transparent huge pages mode (`always`, `madvise` or `never`),
+    /// from /sys/kernel/mm/transparent_hugepage/enabled.
+    #[serde(default = "unknown_thp")]
+    pub transparent_hugepages: Fact<ThpMode>,
+}
+
+fn unknown_thp() -> Fact<ThpMode> {
+    Fact::unknown("not recorded")
+}
+
+/// The kernel's transparent-huge-page mode.
+#[derive(Serialize, Deserialize, Clone, Copy, Debug, PartialEq, Eq)]
+#[serde(rename_all = "snake_case")]
+pub enum ThpMode {
+    Always,
+    Madvise,
+    Never,
+}
+
+/// Parse the `enabled` file: the bracketed word is the active mode.
+pub fn parse_thp_mode(text: &str) -> Option<ThpMode> {
+    let start = text.find('[')?;
+    let end = text[start..].find(']')? + start;
+    match &text[start + 1..end] {
+        "always" => Some(ThpMode::Always),
+        "madvise" => Some(ThpMode::Madvise),
+        "never" => Some(ThpMode::Never),
+        _ => None,
+    }
 }
 
 impl MachineFacts {
@@ -144,6 +173,7 @@ impl MachineFacts {
             rlimit_data: u(),
             hook_available: false,
             planned_workers: 0,
+            transparent_hugepages: Fact::unknown(INJECTED),
         }
     }
 
@@ -173,6 +203,7 @@ impl MachineFacts {
             rlimit_data: Fact::unknown(na),
             hook_available,
             planned_workers,
+            transparent_hugepages: Fact::unknown(na),
             platform,
         };
         if matches!(f.platform, Platform::Linux | Platform::Cygwin) {
@@ -181,6 +212,11 @@ impl MachineFacts {
         if f.platform == Platform::Linux {
             f.read_overcommit();
             f.read_cgroup();
+            const THP: &str = "/sys/kernel/mm/transparent_hugepage/enabled";
+            f.transparent_hugepages = match std::fs::read_to_string(THP) {
+                Ok(text) => Fact::new(parse_thp_mode(&text), THP),
+                Err(_) => Fact::unknown(format!("{THP} not readable")),
+            };
         }
         #[cfg(target_os = "macos")]
         {
@@ -630,5 +666,22 @@ Hugepagesize:       2048 kB
         }
         let avg = start.elapsed() / n;
         assert!(avg.as_micros() < 5000, "gather took {avg:?} on average");
+    }
+
+    #[test]
+    fn thp_mode_is_the_bracketed_word() {
+        assert_eq!(
+            parse_thp_mode("always [madvise] never\n"),
+            Some(ThpMode::Madvise)
+        );
+        assert_eq!(
+            parse_thp_mode("[always] madvise never"),
+            Some(ThpMode::Always)
+        );
+        assert_eq!(
+            parse_thp_mode("always madvise [never]"),
+            Some(ThpMode::Never)
+        );
+        assert_eq!(parse_thp_mode("garbage"), None);
     }
 }

@@ -37,6 +37,7 @@ pub fn apply_policy(
     options: &mut crate::GapOptions,
     planned_workers: u32,
     noreserve: Option<bool>,
+    hugepages: Option<bool>,
 ) -> Result<(MachineFacts, PoolDecision), PolicyError> {
     let facts = MachineFacts::gather(planned_workers, crate::runtime::pool_hook_available());
     let overrides = Overrides {
@@ -45,6 +46,7 @@ pub fn apply_policy(
         hard_limit: options.hard_limit,
         initial_workspace: options.initial_workspace,
         noreserve,
+        hugepages,
     };
     let decision = decide(&facts, &overrides)?;
     options.pool_size = Some(decision.pool_size);
@@ -52,5 +54,6 @@ pub fn apply_policy(
     options.hard_limit = decision.hard_limit;
     options.initial_workspace = Some(decision.initial_workspace);
     options.noreserve = decision.noreserve;
+    options.hugepages = decision.hugepages;
     Ok((facts, decision))
 }

@@ -143,9 +143,12 @@ typedef struct {
     uint64_t bytes;         /* their total size */
     uint64_t noreserve;     /* how many got MAP_NORESERVE */
     int hooked;             /* 1 when libgap's mmap calls reach this hook */
+    uint64_t hugepages;     /* how many were advised MADV_HUGEPAGE */
 } gaprun_pool_stats;
 
 void gaprun_pool_set_noreserve(int on);
+/* Advise transparent huge pages for GAP's pool (cheaper fork). */
+void gaprun_pool_set_hugepages(int on);
 void gaprun_pool_get_stats(gaprun_pool_stats *out);
 
 #ifdef __cplusplus

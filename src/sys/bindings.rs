@@ -403,9 +403,13 @@ pub struct gaprun_pool_stats {
     pub bytes: u64,
     pub noreserve: u64,
     pub hooked: ::std::os::raw::c_int,
+    pub hugepages: u64,
 }
 extern "C" {
     pub fn gaprun_pool_set_noreserve(on: ::std::os::raw::c_int);
+}
+extern "C" {
+    pub fn gaprun_pool_set_hugepages(on: ::std::os::raw::c_int);
 }
 extern "C" {
     pub fn gaprun_pool_get_stats(out: *mut gaprun_pool_stats);
