@@ -13,7 +13,7 @@
 
 use super::script::start_gap;
 use super::workers::{progress, InOrder, PoolArgs};
-use super::{GapArgs, EXIT_GAP_ERROR, EXIT_OK, EXIT_USAGE};
+use super::{GapArgs, EXIT_USAGE};
 use clap::Args;
 use gaprun::fork::{gap_string_literal, signal_name, ForkPool, Task, TaskKind, TaskResult};
 use gaprun::size::parse_size;
@@ -224,14 +224,7 @@ pub fn run(gap_args: &GapArgs, args: &BatchArgs) -> i32 {
         });
     });
     bar.finish_and_clear();
-    match outcome {
-        Ok(_) if failed > 0 => EXIT_GAP_ERROR,
-        Ok(_) => EXIT_OK,
-        Err(e) => {
-            eprintln!("gaprun: {e}");
-            EXIT_USAGE
-        }
-    }
+    super::workers::batch_exit_code(outcome, failed)
 }
 
 #[cfg(test)]

@@ -182,3 +182,22 @@ fn env_bool(name: &str) -> Option<bool> {
         _ => None,
     }
 }
+
+/// Check that every file can be read before paying for GAP's start-up:
+/// a missing or unreadable file, or a folder, is a usage error (exit 2).
+pub fn check_readable_files<'a>(files: impl IntoIterator<Item = &'a PathBuf>) -> Result<(), i32> {
+    for f in files {
+        if f.as_os_str() == "-" {
+            continue;
+        }
+        if let Err(e) = std::fs::File::open(f) {
+            eprintln!("gaprun: cannot read {}: {e}", f.display());
+            return Err(super::EXIT_USAGE);
+        }
+        if f.is_dir() {
+            eprintln!("gaprun: {} is a folder, not a GAP file", f.display());
+            return Err(super::EXIT_USAGE);
+        }
+    }
+    Ok(())
+}

@@ -3,7 +3,7 @@
 
 use super::script::start_gap;
 use super::workers::{describe, progress, InOrder, PoolArgs};
-use super::{GapArgs, EXIT_GAP_ERROR, EXIT_OK, EXIT_USAGE};
+use super::GapArgs;
 use clap::Args;
 use gaprun::fork::{ForkPool, Task, TaskKind};
 use std::io::Write;
@@ -21,15 +21,8 @@ pub struct RunArgs {
 }
 
 pub fn run(gap_args: &GapArgs, args: &RunArgs) -> i32 {
-    for f in &args.files {
-        if let Err(e) = std::fs::File::open(f) {
-            eprintln!("gaprun: cannot read {}: {e}", f.display());
-            return EXIT_USAGE;
-        }
-        if f.is_dir() {
-            eprintln!("gaprun: {} is a folder, not a GAP file", f.display());
-            return EXIT_USAGE;
-        }
+    if let Err(code) = super::options::check_readable_files(&args.files) {
+        return code;
     }
     let gap = match start_gap(gap_args, args.pool.planned_workers()) {
         Ok(gap) => gap,
@@ -65,12 +58,5 @@ pub fn run(gap_args: &GapArgs, args: &RunArgs) -> i32 {
         });
     });
     bar.finish_and_clear();
-    match outcome {
-        Ok(_) if failed > 0 => EXIT_GAP_ERROR,
-        Ok(_) => EXIT_OK,
-        Err(e) => {
-            eprintln!("gaprun: {e}");
-            EXIT_USAGE
-        }
-    }
+    super::workers::batch_exit_code(outcome, failed)
 }

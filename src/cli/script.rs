@@ -47,19 +47,8 @@ fn stdin_path() -> &'static Path {
 }
 
 pub fn run(args: &GapArgs, code: Option<&str>, files: &[PathBuf], record: Option<&Path>) -> i32 {
-    // Check the files before paying for GAP's start-up.
-    for f in files {
-        if f.as_path() == stdin_path() {
-            continue;
-        }
-        if let Err(e) = std::fs::File::open(f) {
-            eprintln!("gaprun: cannot read {}: {e}", f.display());
-            return EXIT_USAGE;
-        }
-        if f.is_dir() {
-            eprintln!("gaprun: {} is a folder, not a GAP file", f.display());
-            return EXIT_USAGE;
-        }
+    if let Err(code) = super::options::check_readable_files(files) {
+        return code;
     }
     let statements_mode = LoopMode {
         echo: true,

@@ -114,3 +114,16 @@ pub fn describe(result: &TaskResult, timeout: Option<Duration>) -> String {
         TaskOutcome::Crashed(code) => format!("worker crashed (exit code {code})"),
     }
 }
+
+/// Exit code of a finished batch: 1 when any task failed, 2 when the pool
+/// itself could not run (printed), else 0.
+pub fn batch_exit_code<T>(outcome: gaprun::Result<T>, failed: usize) -> i32 {
+    match outcome {
+        Ok(_) if failed > 0 => super::EXIT_GAP_ERROR,
+        Ok(_) => super::EXIT_OK,
+        Err(e) => {
+            eprintln!("gaprun: {e}");
+            super::EXIT_USAGE
+        }
+    }
+}
