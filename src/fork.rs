@@ -446,6 +446,13 @@ impl<'gap> ForkPool<'gap> {
                     reaped: false,
                 })
             }
+            Err(nix::errno::Errno::ENOMEM) => Err(Error::Worker(
+                "fork failed: ENOMEM: the kernel refused to commit memory for another copy \
+                 of this process (under vm.overcommit_memory=2 every worker is charged \
+                 GAP's whole pool): use a smaller -s, or leave -s and --reserve to gaprun's \
+                 pool policy"
+                    .into(),
+            )),
             Err(e) => Err(Error::Worker(format!("fork failed: {e}"))),
         }
     }

@@ -53,7 +53,53 @@ fn accountable_bytes(pid: u32) -> u64 {
 
 /// One measurement, in this process: start GAP, fork `forks` children that
 /// wait on a pipe, read the commit before/after, release the children.
+/// Under strict overcommit, drive the `gaprun` binary itself: the auto
+/// policy with 8 workers must run every task; a reserved pool too big for a
+/// second copy must fail with a clear ENOMEM message, not a crash.
+fn cli_scenario() -> Value {
+    let _strict = OvercommitGuard::set("2").expect("set vm.overcommit_memory=2");
+    let dir = tempfile::tempdir().expect("temp dir");
+    let files: Vec<std::path::PathBuf> = (1..=8)
+        .map(|i| {
+            let f = dir.path().join(format!("t{i}.g"));
+            std::fs::write(&f, format!("Print({i} * {i}, \"\\n\");\n")).unwrap();
+            f
+        })
+        .collect();
+    let gaprun = env!("CARGO_BIN_EXE_gaprun");
+    let auto = Command::new(gaprun)
+        .args(["run", "-A", "--no-workspace", "-j", "8"])
+        .args(&files)
+        .output();
+    // A reserved pool of 60% of the headroom: the parent fits, a worker not.
+    let text = std::fs::read_to_string("/proc/meminfo").unwrap_or_default();
+    let m = gaprun::pool::facts::parse_meminfo(&text);
+    let headroom = m
+        .commit_limit
+        .unwrap_or(0)
+        .saturating_sub(m.committed_as.unwrap_or(0));
+    let big = headroom / 10 * 6;
+    let reserved = Command::new(gaprun)
+        .args(["run", "-A", "--no-workspace", "--reserve", "-j", "2", "-s"])
+        .arg(format!("{}k", big / 1024))
+        .arg(&files[0])
+        .output();
+    let show = |o: std::io::Result<std::process::Output>| match o {
+        Ok(o) => json!({
+            "code": o.status.code(),
+            "signal": std::os::unix::process::ExitStatusExt::signal(&o.status),
+            "stdout": String::from_utf8_lossy(&o.stdout),
+            "stderr": String::from_utf8_lossy(&o.stderr),
+        }),
+        Err(e) => json!({"spawn_error": e.to_string()}),
+    };
+    json!({"auto": show(auto), "reserved": show(reserved), "pool": big})
+}
+
 fn scenario(spec: &Value) -> Value {
+    if spec["cli"].as_bool() == Some(true) {
+        return cli_scenario();
+    }
     // Strict mode is switched on here, inside the measuring process, for the
     // shortest possible window; the guard (and a 60 s alarm) switch it back.
     let _strict = spec["strict"]
@@ -320,20 +366,42 @@ fn main() {
         );
     } else {
         println!("mode-0/1 commit checks skipped: hook {hook}, overcommit mode {mode}");
-        o.skipped += 3;
+        o.skipped += 5;
     }
 
     match strict_overcommit_available() {
         Err(why) => {
             println!("strict overcommit (mode 2) checks skipped: {why}");
-            o.skipped += 3;
+            o.skipped += 5;
         }
         Ok(()) => {
             let auto = run_scenario(json!({"forks": 8, "workers": 8, "strict": true}));
             let reserved = run_scenario(
                 json!({"pool": 3 * GIB, "noreserve": false, "forks": 8, "strict": true}),
             );
+            let cli = run_scenario(json!({"cli": true}));
             let restored = std::fs::read_to_string(SYSCTL).unwrap_or_default();
+            let auto_out = cli["auto"]["stdout"].as_str().unwrap_or("");
+            o.check(
+                "mode2_gaprun_run_auto_policy_8_workers",
+                cli["auto"]["code"] == 0
+                    && (1..=8).all(|i| auto_out.lines().any(|l| l == (i * i).to_string())),
+                format!(
+                    "exit {}, stderr {}",
+                    cli["auto"]["code"], cli["auto"]["stderr"]
+                ),
+            );
+            let err = cli["reserved"]["stderr"].as_str().unwrap_or("");
+            o.check(
+                "mode2_gaprun_run_oversized_reserved_pool_reports_enomem",
+                cli["reserved"]["code"] == 2 && err.contains("fork failed: ENOMEM"),
+                format!(
+                    "pool {}, exit {}, stderr {}",
+                    format_bytes(cli["pool"].as_u64().unwrap_or(0)),
+                    cli["reserved"]["code"],
+                    err.trim()
+                ),
+            );
             o.check(
                 "mode2_sysctl_restored",
                 restored.trim() == mode,
