@@ -144,14 +144,16 @@ impl Server {
     }
 
     fn send(&self, v: &Value) {
-        let mut out = self.out.lock().unwrap_or_else(|p| p.into_inner());
-        let _ = out.write_all(format!("{v}\n").as_bytes());
-        let _ = out.flush();
+        let mut line = serde_json::to_vec(v).unwrap_or_default();
+        line.push(b'\n');
+        self.send_line(&line);
     }
 
-    fn send_line(&self, line: &str) {
+    /// Write one whole line (`line` ends with a newline) to stdout in one
+    /// piece; stdout's line buffer passes it to a single write(2).
+    fn send_line(&self, line: &[u8]) {
         let mut out = self.out.lock().unwrap_or_else(|p| p.into_inner());
-        let _ = out.write_all(format!("{line}\n").as_bytes());
+        let _ = out.write_all(line);
         let _ = out.flush();
     }
 
@@ -310,11 +312,11 @@ impl Server {
                     self.error(&id, "no_session", "no current session (use switch)");
                     return true;
                 };
-                let mut msg = req.clone();
                 if op == "eval" && !req.get("code").is_some_and(Value::is_string) {
                     self.error(&id, "bad_request", "eval needs \"code\" (a string)");
                     return true;
                 }
+                let mut msg = req;
                 let mut t = self.lock();
                 let new_id = t.next_id;
                 let Some(s) = t.sessions.get_mut(&sid) else {
@@ -335,7 +337,9 @@ impl Server {
                     .lock()
                     .unwrap_or_else(|p| p.into_inner())
                     .push_back(id.clone());
-                let ok = s.writer.write_all(format!("{msg}\n").as_bytes());
+                let mut buf = serde_json::to_vec(&msg).unwrap_or_default();
+                buf.push(b'\n');
+                let ok = s.writer.write_all(&buf);
                 if ok.is_err() {
                     s.pending
                         .lock()
@@ -476,12 +480,12 @@ impl Server {
     /// Register a session from its hello line, then forward its answers.
     fn session_reader(self: Arc<Self>, conn: UnixStream) {
         let Ok(writer) = conn.try_clone() else { return };
-        let mut reader = BufReader::new(conn);
-        let mut line = String::new();
-        if reader.read_line(&mut line).unwrap_or(0) == 0 {
+        let mut reader = BufReader::with_capacity(64 * 1024, conn);
+        let mut line: Vec<u8> = Vec::with_capacity(4096);
+        if reader.read_until(b'\n', &mut line).unwrap_or(0) == 0 {
             return;
         }
-        let Ok(hello) = serde_json::from_str::<Value>(&line) else {
+        let Ok(hello) = serde_json::from_slice::<Value>(&line) else {
             return;
         };
         let (Some(sid), Some(pid)) = (
@@ -508,15 +512,19 @@ impl Server {
         self.registered.notify_all();
         loop {
             line.clear();
-            match reader.read_line(&mut line) {
+            match reader.read_until(b'\n', &mut line) {
                 Ok(0) | Err(_) => break,
                 Ok(_) => {}
             }
-            let text = line.trim_end();
-            // A fork's answer goes out once the new session can be used.
-            let maybe_fork = text.contains("\"forked\":");
+            if line.last() != Some(&b'\n') {
+                line.push(b'\n');
+            }
+            // The session's answer is passed on as it is (one JSON line),
+            // except that a fork's answer goes out once the new session can
+            // be used.
+            let maybe_fork = line.windows(9).any(|w| w == b"\"forked\":");
             if let Some(v) = maybe_fork
-                .then(|| serde_json::from_str::<Value>(text).ok())
+                .then(|| serde_json::from_slice::<Value>(&line).ok())
                 .flatten()
             {
                 if let Some(new) = v.get("forked").and_then(Value::as_u64) {
@@ -539,7 +547,7 @@ impl Server {
                 .lock()
                 .unwrap_or_else(|p| p.into_inner())
                 .pop_front();
-            self.send_line(text);
+            self.send_line(&line);
         }
         // The session is gone: answer what it still owed.
         std::thread::sleep(Duration::from_millis(20));
@@ -584,16 +592,19 @@ impl Server {
     }
 }
 
-/// Resident memory of this process in KiB (/proc/self/statm: one short
-/// read, cheap enough for every answer), 0 when unknown.
-fn own_rss_kb() -> u64 {
-    std::fs::read_to_string("/proc/self/statm")
+/// Resident memory of this process in KiB from its open /proc/self/statm
+/// (one pread, re-read from the start each time), 0 when unknown.
+fn rss_kb_of(statm: Option<&std::fs::File>) -> u64 {
+    use std::os::unix::fs::FileExt;
+    let Some(f) = statm else { return 0 };
+    let mut buf = [0u8; 128];
+    let Ok(n) = f.read_at(&mut buf, 0) else {
+        return 0;
+    };
+    std::str::from_utf8(&buf[..n])
         .ok()
-        .and_then(|s| {
-            s.split_whitespace()
-                .nth(1)
-                .and_then(|n| n.parse::<u64>().ok())
-        })
+        .and_then(|s| s.split_whitespace().nth(1))
+        .and_then(|n| n.parse::<u64>().ok())
         // SAFETY: sysconf has no preconditions.
         .map(|pages| pages * (unsafe { libc::sysconf(libc::_SC_PAGESIZE) } as u64) / 1024)
         .unwrap_or(0)
@@ -662,8 +673,12 @@ fn detach_stdio() {
 fn session_loop(gap: &Gap, sock: &Path, id: u64) -> std::io::Result<Option<u64>> {
     let mut conn = UnixStream::connect(sock)?;
     conn.write_all(format!("{}\n", json!({"session": id, "pid": std::process::id()})).as_bytes())?;
-    let mut reader = BufReader::new(conn.try_clone()?);
+    // Opened here, not inherited: after a fork /proc/self must name us.
+    let statm = std::fs::File::open("/proc/self/statm").ok();
+    let mut reader = BufReader::with_capacity(64 * 1024, conn.try_clone()?);
     let mut line = String::new();
+    // The answer is built here, reused from request to request.
+    let mut out: Vec<u8> = Vec::with_capacity(4096);
     loop {
         line.clear();
         if reader.read_line(&mut line)? == 0 {
@@ -673,27 +688,38 @@ fn session_loop(gap: &Gap, sock: &Path, id: u64) -> std::io::Result<Option<u64>>
             Ok(v) => v,
             Err(_) => continue, // the server only sends what it parsed
         };
-        let rid = req.get("id").cloned().unwrap_or(Value::Null);
-        let answer = match req.get("op").and_then(Value::as_str) {
-            Some("eval") => eval_request(gap, &req, id),
+        let rid = req.get("id").unwrap_or(&Value::Null);
+        out.clear();
+        match req.get("op").and_then(Value::as_str) {
+            Some("eval") => eval_request(gap, &req, rid, id, statm.as_ref(), &mut out),
             Some("fork") => {
                 let new_id = req.get("new_session").and_then(Value::as_u64).unwrap_or(0);
                 let t0 = Instant::now();
-                match fork_session() {
+                let answer = match fork_session() {
                     Ok(true) => return Ok(Some(new_id)),
                     Ok(false) => json!({
-                        "ok": true, "session": new_id, "forked": new_id, "from": id,
+                        "id": rid, "ok": true, "session": new_id, "forked": new_id, "from": id,
                         "wall_ms": t0.elapsed().as_secs_f64() * 1e3,
                     }),
-                    Err(e) => json!({"ok": false, "code": "fork_failed", "error": e.to_string()}),
-                }
+                    Err(e) => json!({"id": rid, "ok": false, "code": "fork_failed",
+                                     "error": e.to_string()}),
+                };
+                write_json(&mut out, &answer);
             }
-            _ => json!({"ok": false, "code": "unknown_op", "error": "not a session op"}),
-        };
-        let mut answer = answer;
-        answer["id"] = rid;
-        conn.write_all(format!("{answer}\n").as_bytes())?;
+            _ => write_json(
+                &mut out,
+                &json!({"id": rid, "ok": false, "code": "unknown_op",
+                        "error": "not a session op"}),
+            ),
+        }
+        out.push(b'\n');
+        conn.write_all(&out)?;
     }
+}
+
+/// Append `v` as JSON to `out` (serialising into a Vec cannot fail).
+fn write_json<T: serde::Serialize>(out: &mut Vec<u8>, v: &T) {
+    let _ = serde_json::to_writer(&mut *out, v);
 }
 
 /// Fork a new session: true in the new session, false in the old one.
@@ -721,7 +747,42 @@ fn fork_session() -> std::io::Result<bool> {
     }
 }
 
-fn eval_request(gap: &Gap, req: &Value, id: u64) -> Value {
+/// One statement in an `eval` answer.
+#[derive(serde::Serialize)]
+struct StatementAnswer<'a> {
+    output: &'a str,
+    view: Option<&'a str>,
+    json: Option<Value>,
+    error: Option<&'a str>,
+}
+
+/// The answer to an `eval` (serialised straight into the output buffer).
+#[derive(serde::Serialize)]
+struct EvalAnswer<'a> {
+    id: &'a Value,
+    ok: bool,
+    session: u64,
+    output: String,
+    view: Option<&'a str>,
+    json: Option<Value>,
+    error: Option<String>,
+    error_text: Option<&'a str>,
+    interrupted: bool,
+    timed_out: bool,
+    statements: Vec<StatementAnswer<'a>>,
+    wall_ms: f64,
+    rss_kb: u64,
+}
+
+/// Run an `eval` request and append its answer (JSON, no newline) to `out`.
+fn eval_request(
+    gap: &Gap,
+    req: &Value,
+    rid: &Value,
+    id: u64,
+    statm: Option<&std::fs::File>,
+    out: &mut Vec<u8>,
+) {
     let code = req.get("code").and_then(Value::as_str).unwrap_or("");
     let timeout_ms = req
         .get("timeout_ms")
@@ -741,19 +802,31 @@ fn eval_request(gap: &Gap, req: &Value, id: u64) -> Value {
     let statements = match result {
         Ok(s) => s,
         Err(e) => {
-            return json!({"ok": false, "session": id, "code": "gap", "error": e.to_string(),
-                          "wall_ms": wall_ms, "rss_kb": own_rss_kb()});
+            return write_json(
+                out,
+                &json!({"id": rid, "ok": false, "session": id, "code": "gap",
+                        "error": e.to_string(), "wall_ms": wall_ms,
+                        "rss_kb": rss_kb_of(statm)}),
+            );
         }
     };
-    let mut output = String::new();
-    let mut view = Value::Null;
-    let mut json_form = Value::Null;
-    let mut error = Value::Null;
-    let mut error_text = Value::Null;
-    let mut interrupted = false;
-    let mut list = Vec::new();
+    let mut answer = EvalAnswer {
+        id: rid,
+        ok: true,
+        session: id,
+        output: String::new(),
+        view: None,
+        json: None,
+        error: None,
+        error_text: None,
+        interrupted: false,
+        timed_out: false,
+        statements: Vec::with_capacity(statements.len()),
+        wall_ms,
+        rss_kb: 0,
+    };
     for st in &statements {
-        output.push_str(&st.output);
+        answer.output.push_str(&st.output);
         let st_json = st
             .value
             .as_ref()
@@ -761,40 +834,32 @@ fn eval_request(gap: &Gap, req: &Value, id: u64) -> Value {
             .and_then(|v| session::json_of(gap, v));
         if let Some(e) = &st.error {
             if e.message.starts_with("user interrupt") {
-                interrupted = true;
+                answer.interrupted = true;
             }
-            if error.is_null() {
-                error = json!(if interrupted && timed_out {
+            if answer.error.is_none() {
+                answer.error = Some(if answer.interrupted && timed_out {
                     format!("timeout after {} ms", timeout_ms.unwrap_or(0.0))
                 } else {
                     e.message.clone()
                 });
-                error_text = json!(e.text);
+                answer.error_text = Some(&e.text);
             }
         }
         if st.view.is_some() {
-            view = json!(st.view);
-            json_form = st_json.clone().unwrap_or(Value::Null);
+            answer.view = st.view.as_deref();
+            answer.json = st_json.clone();
         }
-        list.push(json!({
-            "output": st.output, "view": st.view, "json": st_json,
-            "error": st.error.as_ref().map(|e| e.message.clone()),
-        }));
+        answer.statements.push(StatementAnswer {
+            output: &st.output,
+            view: st.view.as_deref(),
+            json: st_json,
+            error: st.error.as_ref().map(|e| e.message.as_str()),
+        });
     }
-    json!({
-        "ok": error.is_null(),
-        "session": id,
-        "output": output,
-        "view": view,
-        "json": json_form,
-        "error": error,
-        "error_text": error_text,
-        "interrupted": interrupted,
-        "timed_out": interrupted && timed_out,
-        "statements": list,
-        "wall_ms": wall_ms,
-        "rss_kb": own_rss_kb(),
-    })
+    answer.ok = answer.error.is_none();
+    answer.timed_out = answer.interrupted && timed_out;
+    answer.rss_kb = rss_kb_of(statm);
+    write_json(out, &answer);
 }
 
 /// Arm (or with 0, disarm) a one-shot SIGALRM after `ms` milliseconds;
