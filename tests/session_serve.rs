@@ -361,3 +361,33 @@ fn pipelined_long_and_short_answers() {
 fn pipelined_answers_relayed() {
     pipelined_answers(&[("GAPRUN_SERVE_RELAY", "1")]);
 }
+
+/// End of input acts as `close`: answers already owed still go out.
+#[test]
+fn end_of_input_waits_for_owed_answers() {
+    let mut child = Command::new(common::gaprun_bin())
+        .args(["serve", "--stdio", "-A"])
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .spawn()
+        .expect("start gaprun serve");
+    let mut stdin = child.stdin.take().unwrap();
+    writeln!(stdin, "{}", json!({"id": 1, "op": "eval", "code": "1+1;"})).unwrap();
+    writeln!(
+        stdin,
+        "{}",
+        json!({"id": 2, "op": "eval", "code": "Sum([1..100000]);"})
+    )
+    .unwrap();
+    drop(stdin);
+    let out = child.wait_with_output().unwrap();
+    let lines: Vec<Value> = String::from_utf8(out.stdout)
+        .unwrap()
+        .lines()
+        .map(|l| serde_json::from_str(l).unwrap())
+        .collect();
+    assert_eq!(lines.len(), 3, "{lines:?}");
+    assert_eq!(lines[1]["json"], 2);
+    assert_eq!(lines[2]["json"], 5000050000u64);
+    assert!(out.status.success());
+}

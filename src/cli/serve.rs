@@ -409,7 +409,11 @@ impl Server {
         loop {
             line.clear();
             match input.read_line(&mut line) {
-                Ok(0) | Err(_) => break,
+                Ok(0) | Err(_) => {
+                    // End of input: like `close` (default grace), no answer.
+                    self.wait_owed(Duration::from_millis(1000));
+                    break;
+                }
                 Ok(_) => {}
             }
             if line.trim().is_empty() {
@@ -421,6 +425,22 @@ impl Server {
         }
         self.shutdown();
         EXIT_OK
+    }
+
+    /// Let answers already owed go out first (bounded wait).
+    fn wait_owed(&self, grace: Duration) {
+        let deadline = Instant::now() + grace;
+        while Instant::now() < deadline {
+            let owed = self
+                .lock()
+                .sessions
+                .values()
+                .any(|s| s.alive && lock_track(&s.track).busy());
+            if !owed {
+                break;
+            }
+            std::thread::sleep(Duration::from_millis(2));
+        }
     }
 
     fn shutdown(&self) {
@@ -629,20 +649,8 @@ impl Server {
                 }));
             }
             "close" => {
-                // Let answers already owed go out first (bounded wait).
                 let grace = req.get("grace_ms").and_then(Value::as_u64).unwrap_or(1000);
-                let deadline = Instant::now() + Duration::from_millis(grace);
-                while Instant::now() < deadline {
-                    let owed = self
-                        .lock()
-                        .sessions
-                        .values()
-                        .any(|s| s.alive && lock_track(&s.track).busy());
-                    if !owed {
-                        break;
-                    }
-                    std::thread::sleep(Duration::from_millis(2));
-                }
+                self.wait_owed(Duration::from_millis(grace));
                 self.send(&json!({"id": id, "ok": true}));
                 return false;
             }
