@@ -391,3 +391,16 @@ fn end_of_input_waits_for_owed_answers() {
     assert_eq!(lines[2]["json"], 5000050000u64);
     assert!(out.status.success());
 }
+
+/// A request line that is not UTF-8 is answered `bad_json`; the server goes on.
+#[test]
+fn non_utf8_line_is_bad_json() {
+    let mut s = Server::start();
+    s.stdin.write_all(b"\xff\xfe{\"id\": 1}\n").unwrap();
+    s.stdin.flush().unwrap();
+    assert_eq!(s.read()["code"], "bad_json");
+    assert_eq!(
+        s.req(json!({"id": 2, "op": "eval", "code": "1+1;"}))["json"],
+        2
+    );
+}

@@ -404,11 +404,11 @@ impl Server {
         }));
         let mut current: Option<u64> = Some(0);
         let stdin = std::io::stdin();
-        let mut line = String::new();
+        let mut bytes: Vec<u8> = Vec::with_capacity(4096);
         let mut input = stdin.lock();
         loop {
-            line.clear();
-            match input.read_line(&mut line) {
+            bytes.clear();
+            match input.read_until(b'\n', &mut bytes) {
                 Ok(0) | Err(_) => {
                     // End of input: like `close` (default grace), no answer.
                     self.wait_owed(Duration::from_millis(1000));
@@ -416,10 +416,14 @@ impl Server {
                 }
                 Ok(_) => {}
             }
+            let Ok(line) = std::str::from_utf8(&bytes) else {
+                self.error(&Value::Null, "bad_json", "malformed JSON: not UTF-8");
+                continue;
+            };
             if line.trim().is_empty() {
                 continue;
             }
-            if !self.handle(&line, &mut current) {
+            if !self.handle(line, &mut current) {
                 break;
             }
         }
@@ -526,8 +530,8 @@ impl Server {
                 }
                 if op == "fork" {
                     msg["new_session"] = json!(new_id);
+                    msg["session"] = json!(sid);
                 }
-                msg["session"] = json!(sid);
                 {
                     let mut tr = lock_track(&s.track);
                     tr.prune();
@@ -535,7 +539,13 @@ impl Server {
                     tr.next_seq += 1;
                     tr.pending.push_back((seq, id.clone()));
                 }
-                let mut buf = serde_json::to_vec(&msg).unwrap_or_default();
+                // An eval goes to the session as the client wrote it (the
+                // session knows its number); a fork gets its new number.
+                let mut buf = if op == "fork" {
+                    serde_json::to_vec(&msg).unwrap_or_default()
+                } else {
+                    line.trim_end().as_bytes().to_vec()
+                };
                 buf.push(b'\n');
                 let ok = s
                     .writer
