@@ -80,6 +80,8 @@ pub fn run(args: &GapArgs, serve: &ServeArgs) -> i32 {
     if let Some(d) = DirectOut::setup(dir.path()) {
         let _ = DIRECT.set(d);
     }
+    // SAFETY: getpid has no preconditions.
+    SERVER_PID.store(unsafe { libc::getpid() }, Ordering::Relaxed);
     // SAFETY: prctl with PR_SET_CHILD_SUBREAPER takes no pointers; it makes
     // sessions orphaned by the double fork our children, so we reap them.
     unsafe { libc::prctl(libc::PR_SET_CHILD_SUBREAPER, 1, 0, 0, 0) };
@@ -143,6 +145,9 @@ unsafe impl Send for DirectOut {}
 unsafe impl Sync for DirectOut {}
 
 static DIRECT: OnceLock<DirectOut> = OnceLock::new();
+
+/// The server's pid (set before the first fork).
+static SERVER_PID: std::sync::atomic::AtomicI32 = std::sync::atomic::AtomicI32::new(0);
 
 impl DirectOut {
     /// Set up direct answers if stdout is a pipe (and `GAPRUN_SERVE_RELAY`
@@ -909,6 +914,15 @@ fn detach_stdio() {
 /// Serve requests as session `id` until the server goes away (`None`) or
 /// this process is the new session of a fork (`Some(new id)`).
 fn session_loop(gap: &Gap, sock: &Path, id: u64) -> std::io::Result<Option<u64>> {
+    // A session holds the server's stdout: it must not outlive the server
+    // (set again in every session, a fork clears it).
+    // SAFETY: prctl and getppid take no pointers.
+    unsafe {
+        libc::prctl(libc::PR_SET_PDEATHSIG, libc::SIGKILL, 0, 0, 0);
+        if libc::getppid() != SERVER_PID.load(Ordering::Relaxed) {
+            return Ok(None);
+        }
+    }
     let mut conn = UnixStream::connect(sock)?;
     conn.write_all(format!("{}\n", json!({"session": id, "pid": std::process::id()})).as_bytes())?;
     // Opened here, not inherited: after a fork /proc/self must name us.
