@@ -276,6 +276,20 @@ pub fn run_block_like_test(gap: &Gap, block: &str) -> Result<String> {
 /// A JSON form of `obj` when it is built from integers (below 2^53),
 /// strings, booleans, lists and records; `None` otherwise.
 pub fn json_of(gap: &Gap, obj: &GapObj<'_>) -> Option<serde_json::Value> {
+    // Integers and booleans directly (the same forms GAPRUN_JSON gives,
+    // without a GAP call and a parse); everything else through GAP.
+    match obj.kind().ok()? {
+        crate::Kind::Int => {
+            return obj
+                .extract::<i64>()
+                .ok()
+                .filter(|n| n.unsigned_abs() < 1 << 53)
+                .map(serde_json::Value::from);
+        }
+        crate::Kind::Bool => return obj.extract::<bool>().ok().map(serde_json::Value::from),
+        crate::Kind::Fail => return Some(serde_json::Value::Null),
+        _ => {}
+    }
     let func = helper(gap, "GAPRUN_JSON").ok()?;
     let res = gap.call(&func, &[obj]).ok()??;
     let text = string_value(&res)?;

@@ -1,5 +1,7 @@
 //! `gaprun serve --stdio`: every op, bad input, a timeout, a killed branch,
-//! 50 forks without leaking processes, and the Python client example.
+//! 50 forks without leaking processes, pipelined long and short answers of
+//! two sessions (answered directly and relayed), and the Python client
+//! example.
 
 mod common;
 
@@ -17,8 +19,13 @@ struct Server {
 
 impl Server {
     fn start() -> Server {
+        Server::start_env(&[])
+    }
+
+    fn start_env(env: &[(&str, &str)]) -> Server {
         let mut child = Command::new(common::gaprun_bin())
             .args(["serve", "--stdio", "-A"])
+            .envs(env.iter().copied())
             .stdin(Stdio::piped())
             .stdout(Stdio::piped())
             .spawn()
@@ -275,4 +282,125 @@ fn python_client_example() {
         String::from_utf8_lossy(&out.stderr)
     );
     assert!(text.ends_with("ok\n"), "{text}");
+}
+
+/// Pipelined requests to two sessions, answers short (written by the
+/// session itself) and long (more than a pipe's atomic write, so passed on
+/// by the server) mixed with answers of the server's own: every answer is
+/// one whole JSON line, each session's come in request order, `close`
+/// comes last. Also with `GAPRUN_SERVE_RELAY` (every answer relayed).
+fn pipelined_answers(env: &[(&str, &str)]) {
+    let mut s = Server::start_env(env);
+    let f = s.req(json!({"id": 0, "op": "fork"}));
+    let other = f["session"].as_u64().unwrap();
+    let mut expected: Vec<(u64, u64)> = Vec::new(); // (session, id)
+    let mut batch = String::new();
+    for i in 1..=60u64 {
+        let sid = if i % 2 == 0 { 0 } else { other };
+        let code = match i % 3 {
+            0 => format!(
+                "Print(ListWithIdenticalEntries({}, 'x'), \"\\n\");",
+                5000 + i
+            ),
+            1 => format!("[1..{}];", 2000 + i),
+            _ => format!("{i};"),
+        };
+        batch.push_str(&json!({"id": i, "op": "eval", "code": code, "session": sid}).to_string());
+        batch.push('\n');
+        expected.push((sid, i));
+        if i % 10 == 0 {
+            batch.push_str(&json!({"id": 1000 + i, "op": "stats"}).to_string());
+            batch.push('\n');
+        }
+    }
+    batch.push_str(&json!({"id": 9999, "op": "close", "grace_ms": 60000}).to_string());
+    batch.push('\n');
+    s.stdin.write_all(batch.as_bytes()).unwrap();
+    s.stdin.flush().unwrap();
+    let mut got: Vec<(u64, u64)> = Vec::new();
+    let mut stats = 0;
+    loop {
+        let a = s.read();
+        let id = a["id"].as_u64().unwrap();
+        if id == 9999 {
+            break;
+        }
+        if id >= 1000 {
+            stats += 1;
+            continue;
+        }
+        assert_eq!(a["ok"], true, "{a}");
+        if id % 3 == 0 {
+            let x = a["output"].as_str().unwrap().matches('x').count();
+            assert_eq!(x, 5000 + id as usize, "{a}");
+        } else if id % 3 == 1 {
+            assert_eq!(a["json"].as_array().unwrap().len(), 2000 + id as usize);
+        } else {
+            assert_eq!(a["json"], id);
+        }
+        got.push((a["session"].as_u64().unwrap(), id));
+    }
+    assert_eq!(stats, 6);
+    for sid in [0, other] {
+        let want: Vec<u64> = expected
+            .iter()
+            .filter(|e| e.0 == sid)
+            .map(|e| e.1)
+            .collect();
+        let have: Vec<u64> = got.iter().filter(|e| e.0 == sid).map(|e| e.1).collect();
+        assert_eq!(have, want, "answers of session {sid}");
+    }
+}
+
+#[test]
+fn pipelined_long_and_short_answers() {
+    pipelined_answers(&[]);
+}
+
+#[test]
+fn pipelined_answers_relayed() {
+    pipelined_answers(&[("GAPRUN_SERVE_RELAY", "1")]);
+}
+
+/// End of input acts as `close`: answers already owed still go out.
+#[test]
+fn end_of_input_waits_for_owed_answers() {
+    let mut child = Command::new(common::gaprun_bin())
+        .args(["serve", "--stdio", "-A"])
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .spawn()
+        .expect("start gaprun serve");
+    let mut stdin = child.stdin.take().unwrap();
+    writeln!(stdin, "{}", json!({"id": 1, "op": "eval", "code": "1+1;"})).unwrap();
+    writeln!(
+        stdin,
+        "{}",
+        json!({"id": 2, "op": "eval", "code": "Sum([1..100000]);"})
+    )
+    .unwrap();
+    drop(stdin);
+    let out = child.wait_with_output().unwrap();
+    let lines: Vec<Value> = String::from_utf8(out.stdout)
+        .unwrap()
+        .lines()
+        .map(|l| serde_json::from_str(l).unwrap())
+        .collect();
+    assert_eq!(lines.len(), 3, "{lines:?}");
+    assert_eq!(lines[1]["json"], 2);
+    assert_eq!(lines[2]["json"], 5000050000u64);
+    assert!(out.status.success());
+}
+
+/// A request line that is not UTF-8 is answered `bad_json`; the server goes on.
+#[test]
+fn non_utf8_line_is_bad_json() {
+    let mut s = Server::start();
+    s.stdin.write_all(b"\xff\xfe{\"id\": 1}\n").unwrap();
+    s.stdin.flush().unwrap();
+    assert_eq!(s.read()["code"], "bad_json");
+    assert_eq!(
+        s.req(json!({"id": 2, "op": "eval", "code": "1+1;"}))["json"],
+        2
+    );
 }

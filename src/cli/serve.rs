@@ -17,10 +17,13 @@ use gaprun::session;
 use gaprun::Gap;
 use serde_json::{json, Value};
 use std::collections::{HashMap, VecDeque};
+use std::fs::File;
 use std::io::{BufRead, BufReader, Write};
+use std::os::fd::AsRawFd;
 use std::os::unix::net::{UnixListener, UnixStream};
 use std::path::{Path, PathBuf};
-use std::sync::{Arc, Condvar, Mutex};
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::{Arc, Condvar, Mutex, OnceLock};
 use std::time::{Duration, Instant};
 
 /// Protocol name and version sent in the `hello` line.
@@ -72,6 +75,13 @@ pub fn run(args: &GapArgs, serve: &ServeArgs) -> i32 {
             return EXIT_USAGE;
         }
     };
+    // Sessions answer straight to our stdout when it is a pipe (set up
+    // before the fork, so every session inherits it).
+    if let Some(d) = DirectOut::setup(dir.path()) {
+        let _ = DIRECT.set(d);
+    }
+    // SAFETY: getpid has no preconditions.
+    SERVER_PID.store(unsafe { libc::getpid() }, Ordering::Relaxed);
     // SAFETY: prctl with PR_SET_CHILD_SUBREAPER takes no pointers; it makes
     // sessions orphaned by the double fork our children, so we reap them.
     unsafe { libc::prctl(libc::PR_SET_CHILD_SUBREAPER, 1, 0, 0, 0) };
@@ -86,7 +96,10 @@ pub fn run(args: &GapArgs, serve: &ServeArgs) -> i32 {
             unsafe { libc::_exit(code) }
         }
         Ok(nix::unistd::ForkResult::Parent { child }) => {
-            let code = Server::new(sock_path.clone()).serve(listener, child.as_raw());
+            // Our own open file description of the output lock (sessions
+            // open theirs), opened after the fork so no session shares it.
+            let out_lock = DIRECT.get().and_then(|d| File::open(&d.lock_path).ok());
+            let code = Server::new(sock_path.clone(), out_lock).serve(listener, child.as_raw());
             drop(dir);
             code
         }
@@ -97,13 +110,166 @@ pub fn run(args: &GapArgs, serve: &ServeArgs) -> i32 {
     }
 }
 
+// --------------------------------------------------------- direct answers
+
+/// An answer line at most this long goes from a session straight to the
+/// server's stdout in one write(2), which POSIX makes atomic on a pipe (a
+/// session killed meanwhile writes all of it or nothing). Longer answers,
+/// and fork answers, go through the server.
+const ATOMIC_LINE: usize = libc::PIPE_BUF;
+
+/// Sessions numbered below this have an answer counter (and so answer
+/// directly); later ones have their answers passed on by the server.
+const SLOTS: usize = 1 << 16;
+
+/// What lets sessions write their answers to the server's stdout.
+///
+/// Writers (the server and every session) hold `flock` on `lock_path`
+/// around each line: shared for a line written in one atomic write,
+/// exclusive for a longer one, so no line lands inside another. Each session
+/// counts the answers it has written in its slot of `answered` (shared
+/// memory), which tells the server which requests are still owed (for
+/// `stats`, `close` and a session's death) without a message per answer.
+struct DirectOut {
+    /// A dup of the server's stdout (a pipe), inherited by every session.
+    fd: i32,
+    /// `SLOTS` counters in a `MAP_SHARED` mapping, one per session number.
+    answered: *const AtomicU64,
+    lock_path: PathBuf,
+}
+
+// SAFETY: `answered` points at a mapping that is never unmapped, accessed
+// only through atomics.
+unsafe impl Send for DirectOut {}
+// SAFETY: as above.
+unsafe impl Sync for DirectOut {}
+
+static DIRECT: OnceLock<DirectOut> = OnceLock::new();
+
+/// The server's pid (set before the first fork).
+static SERVER_PID: std::sync::atomic::AtomicI32 = std::sync::atomic::AtomicI32::new(0);
+
+impl DirectOut {
+    /// Set up direct answers if stdout is a pipe (and `GAPRUN_SERVE_RELAY`
+    /// is unset: then every answer goes through the server, as on files).
+    fn setup(dir: &Path) -> Option<DirectOut> {
+        if std::env::var_os("GAPRUN_SERVE_RELAY").is_some() {
+            return None;
+        }
+        // SAFETY: fstat into a zeroed struct.
+        let mut st: libc::stat = unsafe { std::mem::zeroed() };
+        if unsafe { libc::fstat(1, &mut st) } != 0 || st.st_mode & libc::S_IFMT != libc::S_IFIFO {
+            return None;
+        }
+        let lock_path = dir.join("out.lock");
+        File::create(&lock_path).ok()?;
+        let len = SLOTS * std::mem::size_of::<AtomicU64>();
+        // SAFETY: a fresh anonymous shared mapping (zeroed by the kernel).
+        let p = unsafe {
+            libc::mmap(
+                std::ptr::null_mut(),
+                len,
+                libc::PROT_READ | libc::PROT_WRITE,
+                libc::MAP_SHARED | libc::MAP_ANONYMOUS | libc::MAP_NORESERVE,
+                -1,
+                0,
+            )
+        };
+        if p == libc::MAP_FAILED {
+            return None;
+        }
+        // SAFETY: dup of fd 1 above 2, close-on-exec.
+        let fd = unsafe { libc::fcntl(1, libc::F_DUPFD_CLOEXEC, 3) };
+        if fd < 0 {
+            // SAFETY: unmapping what we just mapped.
+            unsafe { libc::munmap(p, len) };
+            return None;
+        }
+        Some(DirectOut {
+            fd,
+            answered: p as *const AtomicU64,
+            lock_path,
+        })
+    }
+
+    fn slot(&'static self, sid: u64) -> Option<&'static AtomicU64> {
+        // SAFETY: in bounds; the mapping lives as long as the process.
+        (sid < SLOTS as u64).then(|| unsafe { &*self.answered.add(sid as usize) })
+    }
+}
+
+/// The answer counter of session `sid` when it answers directly.
+fn direct_slot(sid: u64) -> Option<&'static AtomicU64> {
+    DIRECT.get().and_then(|d| d.slot(sid))
+}
+
+/// flock(2), retried when a signal interrupts it.
+fn flock(f: &File, op: i32) {
+    // SAFETY: flock on an open fd.
+    while unsafe { libc::flock(f.as_raw_fd(), op) } != 0
+        && std::io::Error::last_os_error().kind() == std::io::ErrorKind::Interrupted
+    {}
+}
+
+/// Write all of `buf` to `fd` (retrying on EINTR); errors are dropped (a
+/// closed stdout means the client is gone).
+fn write_fd(fd: i32, mut buf: &[u8]) {
+    while !buf.is_empty() {
+        // SAFETY: a valid buffer and fd.
+        let n = unsafe { libc::write(fd, buf.as_ptr() as *const _, buf.len()) };
+        if n < 0 {
+            if std::io::Error::last_os_error().kind() == std::io::ErrorKind::Interrupted {
+                continue;
+            }
+            return;
+        }
+        buf = &buf[n as usize..];
+    }
+}
+
 // ---------------------------------------------------------------- server
+
+/// Requests sent to one session and which of them are answered.
+struct Track {
+    /// Requests sent and maybe not answered: (sequence number, id), oldest first.
+    pending: VecDeque<(u64, Value)>,
+    /// Sequence number of the next request.
+    next_seq: u64,
+    /// Answers of this session that the server wrote (passed on).
+    relayed: u64,
+    /// Answers the session counts as written (its direct ones included).
+    slot: Option<&'static AtomicU64>,
+}
+
+impl Track {
+    fn answered(&self) -> u64 {
+        self.slot
+            .map_or(0, |s| s.load(Ordering::Acquire))
+            .max(self.relayed)
+    }
+
+    /// Forget requests known to be answered.
+    fn prune(&mut self) {
+        let done = self.answered();
+        while self.pending.front().is_some_and(|(seq, _)| *seq < done) {
+            self.pending.pop_front();
+        }
+    }
+
+    fn busy(&mut self) -> bool {
+        self.prune();
+        !self.pending.is_empty()
+    }
+}
+
+fn lock_track(t: &Mutex<Track>) -> std::sync::MutexGuard<'_, Track> {
+    t.lock().unwrap_or_else(|p| p.into_inner())
+}
 
 struct SessionEntry {
     pid: i32,
-    writer: UnixStream,
-    /// Request ids sent and not yet answered, oldest first.
-    pending: Arc<Mutex<VecDeque<Value>>>,
+    writer: Arc<Mutex<UnixStream>>,
+    track: Arc<Mutex<Track>>,
     alive: bool,
 }
 
@@ -121,12 +287,14 @@ struct Server {
     table: Mutex<Table>,
     registered: Condvar,
     out: Mutex<std::io::Stdout>,
+    /// Our lock on stdout shared with the sessions (see [`DirectOut`]).
+    out_lock: Option<File>,
     started: Instant,
     _sock: PathBuf,
 }
 
 impl Server {
-    fn new(sock: PathBuf) -> Arc<Server> {
+    fn new(sock: PathBuf, out_lock: Option<File>) -> Arc<Server> {
         Arc::new(Server {
             table: Mutex::new(Table {
                 next_id: 1,
@@ -134,6 +302,7 @@ impl Server {
             }),
             registered: Condvar::new(),
             out: Mutex::new(std::io::stdout()),
+            out_lock,
             started: Instant::now(),
             _sock: sock,
         })
@@ -144,15 +313,28 @@ impl Server {
     }
 
     fn send(&self, v: &Value) {
-        let mut out = self.out.lock().unwrap_or_else(|p| p.into_inner());
-        let _ = out.write_all(format!("{v}\n").as_bytes());
-        let _ = out.flush();
+        let mut line = serde_json::to_vec(v).unwrap_or_default();
+        line.push(b'\n');
+        self.send_line(&line);
     }
 
-    fn send_line(&self, line: &str) {
+    /// Write one whole line (`line` ends with a newline) to stdout in one
+    /// piece; stdout's line buffer passes it to a single write(2).
+    fn send_line(&self, line: &[u8]) {
         let mut out = self.out.lock().unwrap_or_else(|p| p.into_inner());
-        let _ = out.write_all(format!("{line}\n").as_bytes());
+        if let Some(f) = &self.out_lock {
+            let op = if line.len() <= ATOMIC_LINE {
+                libc::LOCK_SH
+            } else {
+                libc::LOCK_EX
+            };
+            flock(f, op);
+        }
+        let _ = out.write_all(line);
         let _ = out.flush();
+        if let Some(f) = &self.out_lock {
+            flock(f, libc::LOCK_UN);
+        }
     }
 
     fn error(&self, id: &Value, code: &str, msg: &str) {
@@ -227,23 +409,47 @@ impl Server {
         }));
         let mut current: Option<u64> = Some(0);
         let stdin = std::io::stdin();
-        let mut line = String::new();
+        let mut bytes: Vec<u8> = Vec::with_capacity(4096);
         let mut input = stdin.lock();
         loop {
-            line.clear();
-            match input.read_line(&mut line) {
-                Ok(0) | Err(_) => break,
+            bytes.clear();
+            match input.read_until(b'\n', &mut bytes) {
+                Ok(0) | Err(_) => {
+                    // End of input: like `close` (default grace), no answer.
+                    self.wait_owed(Duration::from_millis(1000));
+                    break;
+                }
                 Ok(_) => {}
             }
+            let Ok(line) = std::str::from_utf8(&bytes) else {
+                self.error(&Value::Null, "bad_json", "malformed JSON: not UTF-8");
+                continue;
+            };
             if line.trim().is_empty() {
                 continue;
             }
-            if !self.handle(&line, &mut current) {
+            if !self.handle(line, &mut current) {
                 break;
             }
         }
         self.shutdown();
         EXIT_OK
+    }
+
+    /// Let answers already owed go out first (bounded wait).
+    fn wait_owed(&self, grace: Duration) {
+        let deadline = Instant::now() + grace;
+        while Instant::now() < deadline {
+            let owed = self
+                .lock()
+                .sessions
+                .values()
+                .any(|s| s.alive && lock_track(&s.track).busy());
+            if !owed {
+                break;
+            }
+            std::thread::sleep(Duration::from_millis(2));
+        }
     }
 
     fn shutdown(&self) {
@@ -310,11 +516,11 @@ impl Server {
                     self.error(&id, "no_session", "no current session (use switch)");
                     return true;
                 };
-                let mut msg = req.clone();
                 if op == "eval" && !req.get("code").is_some_and(Value::is_string) {
                     self.error(&id, "bad_request", "eval needs \"code\" (a string)");
                     return true;
                 }
+                let mut msg = req;
                 let mut t = self.lock();
                 let new_id = t.next_id;
                 let Some(s) = t.sessions.get_mut(&sid) else {
@@ -329,18 +535,34 @@ impl Server {
                 }
                 if op == "fork" {
                     msg["new_session"] = json!(new_id);
+                    msg["session"] = json!(sid);
                 }
-                msg["session"] = json!(sid);
-                s.pending
+                {
+                    let mut tr = lock_track(&s.track);
+                    tr.prune();
+                    let seq = tr.next_seq;
+                    tr.next_seq += 1;
+                    tr.pending.push_back((seq, id.clone()));
+                }
+                // An eval goes to the session as the client wrote it (the
+                // session knows its number); a fork gets its new number.
+                let mut buf = if op == "fork" {
+                    serde_json::to_vec(&msg).unwrap_or_default()
+                } else {
+                    line.trim_end().as_bytes().to_vec()
+                };
+                buf.push(b'\n');
+                let ok = s
+                    .writer
                     .lock()
                     .unwrap_or_else(|p| p.into_inner())
-                    .push_back(id.clone());
-                let ok = s.writer.write_all(format!("{msg}\n").as_bytes());
+                    .write_all(&buf);
                 if ok.is_err() {
-                    s.pending
-                        .lock()
-                        .unwrap_or_else(|p| p.into_inner())
-                        .pop_back();
+                    {
+                        let mut tr = lock_track(&s.track);
+                        tr.pending.pop_back();
+                        tr.next_seq -= 1;
+                    }
                     drop(t);
                     self.error(&id, "session_dead", &format!("session {sid} is dead"));
                     return true;
@@ -403,10 +625,12 @@ impl Server {
                 let removed = self.lock().sessions.remove(&sid);
                 match removed {
                     Some(s) => {
-                        // SAFETY: kill(2) of a session process we own; the
-                        // reaper thread collects its exit status.
-                        unsafe { libc::kill(s.pid, libc::SIGKILL) };
-                        let _ = s.writer.shutdown(std::net::Shutdown::Both);
+                        self.kill_between_answers(s.pid);
+                        let _ = s
+                            .writer
+                            .lock()
+                            .unwrap_or_else(|p| p.into_inner())
+                            .shutdown(std::net::Shutdown::Both);
                         if *current == Some(sid) {
                             *current = None;
                         }
@@ -425,7 +649,7 @@ impl Server {
                             "session": sid,
                             "pid": s.pid,
                             "alive": s.alive,
-                            "busy": !s.pending.lock().unwrap_or_else(|p| p.into_inner()).is_empty(),
+                            "busy": lock_track(&s.track).busy(),
                             "rss_kb": rss_kb(s.pid),
                         })
                     })
@@ -440,23 +664,8 @@ impl Server {
                 }));
             }
             "close" => {
-                // Let answers already owed go out first (bounded wait).
                 let grace = req.get("grace_ms").and_then(Value::as_u64).unwrap_or(1000);
-                let deadline = Instant::now() + Duration::from_millis(grace);
-                while Instant::now() < deadline {
-                    let owed = self.lock().sessions.values().any(|s| {
-                        s.alive
-                            && !s
-                                .pending
-                                .lock()
-                                .unwrap_or_else(|p| p.into_inner())
-                                .is_empty()
-                    });
-                    if !owed {
-                        break;
-                    }
-                    std::thread::sleep(Duration::from_millis(2));
-                }
+                self.wait_owed(Duration::from_millis(grace));
                 self.send(&json!({"id": id, "ok": true}));
                 return false;
             }
@@ -476,12 +685,12 @@ impl Server {
     /// Register a session from its hello line, then forward its answers.
     fn session_reader(self: Arc<Self>, conn: UnixStream) {
         let Ok(writer) = conn.try_clone() else { return };
-        let mut reader = BufReader::new(conn);
-        let mut line = String::new();
-        if reader.read_line(&mut line).unwrap_or(0) == 0 {
+        let mut reader = BufReader::with_capacity(64 * 1024, conn);
+        let mut line: Vec<u8> = Vec::with_capacity(4096);
+        if reader.read_until(b'\n', &mut line).unwrap_or(0) == 0 {
             return;
         }
-        let Ok(hello) = serde_json::from_str::<Value>(&line) else {
+        let Ok(hello) = serde_json::from_slice::<Value>(&line) else {
             return;
         };
         let (Some(sid), Some(pid)) = (
@@ -490,15 +699,22 @@ impl Server {
         ) else {
             return;
         };
-        let pending = Arc::new(Mutex::new(VecDeque::new()));
+        let slot = direct_slot(sid);
+        let track = Arc::new(Mutex::new(Track {
+            pending: VecDeque::new(),
+            next_seq: 0,
+            relayed: 0,
+            slot,
+        }));
+        let writer = Arc::new(Mutex::new(writer));
         {
             let mut t = self.lock();
             t.sessions.insert(
                 sid,
                 SessionEntry {
                     pid: pid as i32,
-                    writer,
-                    pending: Arc::clone(&pending),
+                    writer: Arc::clone(&writer),
+                    track: Arc::clone(&track),
                     alive: true,
                 },
             );
@@ -508,38 +724,38 @@ impl Server {
         self.registered.notify_all();
         loop {
             line.clear();
-            match reader.read_line(&mut line) {
+            match reader.read_until(b'\n', &mut line) {
                 Ok(0) | Err(_) => break,
                 Ok(_) => {}
             }
-            let text = line.trim_end();
-            // A fork's answer goes out once the new session can be used.
-            let maybe_fork = text.contains("\"forked\":");
+            if line.last() != Some(&b'\n') {
+                line.push(b'\n');
+            }
+            // The session's answer is passed on as it is (one JSON line),
+            // except that a fork's answer goes out once the new session can
+            // be used. A session that answers directly sends only long
+            // answers and fork answers here, and waits for an empty line
+            // (once the answer is out) before it answers anything else.
+            let maybe_fork = line.windows(9).any(|w| w == b"\"forked\":");
             if let Some(v) = maybe_fork
-                .then(|| serde_json::from_str::<Value>(text).ok())
+                .then(|| serde_json::from_slice::<Value>(&line).ok())
                 .flatten()
             {
                 if let Some(new) = v.get("forked").and_then(Value::as_u64) {
                     if !self.wait_forked(new, Duration::from_secs(30)) {
                         self.lock().forking.remove(&new);
-                        pending
-                            .lock()
-                            .unwrap_or_else(|p| p.into_inner())
-                            .pop_front();
                         self.error(
                             &v["id"],
                             "fork_failed",
                             &format!("forked session {new} did not connect"),
                         );
+                        self.relayed(&track, &writer);
                         continue;
                     }
                 }
             }
-            pending
-                .lock()
-                .unwrap_or_else(|p| p.into_inner())
-                .pop_front();
-            self.send_line(text);
+            self.send_line(&line);
+            self.relayed(&track, &writer);
         }
         // The session is gone: answer what it still owed.
         std::thread::sleep(Duration::from_millis(20));
@@ -555,13 +771,48 @@ impl Server {
             }
             why
         };
-        let owed: Vec<Value> = pending
-            .lock()
-            .unwrap_or_else(|p| p.into_inner())
-            .drain(..)
-            .collect();
+        let owed: Vec<Value> = {
+            let mut tr = lock_track(&track);
+            tr.prune();
+            tr.pending.drain(..).map(|(_, id)| id).collect()
+        };
         for id in owed {
             self.error(&id, "session_dead", &format!("session {sid} died: {why}"));
+        }
+    }
+
+    /// SIGKILL a session, never between writing an answer directly and
+    /// counting it (it does both under a shared lock on the output, which
+    /// we take exclusively here), so that what it owes is known exactly.
+    fn kill_between_answers(&self, pid: i32) {
+        // Our threads share one lock (file description): the stdout mutex
+        // keeps them from changing it under each other.
+        let _out = self.out.lock().unwrap_or_else(|p| p.into_inner());
+        if let Some(f) = &self.out_lock {
+            flock(f, libc::LOCK_EX);
+        }
+        // SAFETY: kill(2) of a session process we own; the reaper thread
+        // collects its exit status.
+        unsafe { libc::kill(pid, libc::SIGKILL) };
+        if let Some(f) = &self.out_lock {
+            flock(f, libc::LOCK_UN);
+        }
+    }
+
+    /// Count an answer the server wrote for a session (its oldest owed
+    /// one), then let a directly answering session go on.
+    fn relayed(&self, track: &Mutex<Track>, writer: &Mutex<UnixStream>) {
+        let direct = {
+            let mut tr = lock_track(track);
+            tr.relayed = tr.answered() + 1;
+            tr.prune();
+            tr.slot.is_some()
+        };
+        if direct {
+            let _ = writer
+                .lock()
+                .unwrap_or_else(|p| p.into_inner())
+                .write_all(b"\n");
         }
     }
 
@@ -584,16 +835,19 @@ impl Server {
     }
 }
 
-/// Resident memory of this process in KiB (/proc/self/statm: one short
-/// read, cheap enough for every answer), 0 when unknown.
-fn own_rss_kb() -> u64 {
-    std::fs::read_to_string("/proc/self/statm")
+/// Resident memory of this process in KiB from its open /proc/self/statm
+/// (one pread, re-read from the start each time), 0 when unknown.
+fn rss_kb_of(statm: Option<&std::fs::File>) -> u64 {
+    use std::os::unix::fs::FileExt;
+    let Some(f) = statm else { return 0 };
+    let mut buf = [0u8; 128];
+    let Ok(n) = f.read_at(&mut buf, 0) else {
+        return 0;
+    };
+    std::str::from_utf8(&buf[..n])
         .ok()
-        .and_then(|s| {
-            s.split_whitespace()
-                .nth(1)
-                .and_then(|n| n.parse::<u64>().ok())
-        })
+        .and_then(|s| s.split_whitespace().nth(1))
+        .and_then(|n| n.parse::<u64>().ok())
         // SAFETY: sysconf has no preconditions.
         .map(|pages| pages * (unsafe { libc::sysconf(libc::_SC_PAGESIZE) } as u64) / 1024)
         .unwrap_or(0)
@@ -660,40 +914,110 @@ fn detach_stdio() {
 /// Serve requests as session `id` until the server goes away (`None`) or
 /// this process is the new session of a fork (`Some(new id)`).
 fn session_loop(gap: &Gap, sock: &Path, id: u64) -> std::io::Result<Option<u64>> {
+    // A session holds the server's stdout: it must not outlive the server
+    // (set again in every session, a fork clears it).
+    // SAFETY: prctl and getppid take no pointers.
+    unsafe {
+        libc::prctl(libc::PR_SET_PDEATHSIG, libc::SIGKILL, 0, 0, 0);
+        if libc::getppid() != SERVER_PID.load(Ordering::Relaxed) {
+            return Ok(None);
+        }
+    }
     let mut conn = UnixStream::connect(sock)?;
     conn.write_all(format!("{}\n", json!({"session": id, "pid": std::process::id()})).as_bytes())?;
-    let mut reader = BufReader::new(conn.try_clone()?);
+    // Opened here, not inherited: after a fork /proc/self must name us.
+    let statm = std::fs::File::open("/proc/self/statm").ok();
+    let mut reader = BufReader::with_capacity(64 * 1024, conn.try_clone()?);
     let mut line = String::new();
+    // The answer is built here, reused from request to request.
+    let mut out: Vec<u8> = Vec::with_capacity(4096);
+    // Answering directly: stdout, our own open file description of the
+    // output lock (not the one a fork inherits) and our answer counter.
+    let direct = DIRECT.get().and_then(|d| Some((d.fd, d.slot(id)?)));
+    let out_lock = DIRECT.get().and_then(|d| File::open(&d.lock_path).ok());
+    let mut answers = 0u64;
+    // Requests read while waiting for the server to write a long answer.
+    let mut queued: VecDeque<String> = VecDeque::new();
     loop {
-        line.clear();
-        if reader.read_line(&mut line)? == 0 {
-            return Ok(None);
+        if let Some(l) = queued.pop_front() {
+            line = l;
+        } else {
+            line.clear();
+            if reader.read_line(&mut line)? == 0 {
+                return Ok(None);
+            }
         }
         let req: Value = match serde_json::from_str(&line) {
             Ok(v) => v,
             Err(_) => continue, // the server only sends what it parsed
         };
-        let rid = req.get("id").cloned().unwrap_or(Value::Null);
-        let answer = match req.get("op").and_then(Value::as_str) {
-            Some("eval") => eval_request(gap, &req, id),
+        let rid = req.get("id").unwrap_or(&Value::Null);
+        out.clear();
+        // Fork answers go through the server (it sends them once the new
+        // session is connected).
+        let mut via_server = false;
+        match req.get("op").and_then(Value::as_str) {
+            Some("eval") => eval_request(gap, &req, rid, id, statm.as_ref(), &mut out),
             Some("fork") => {
                 let new_id = req.get("new_session").and_then(Value::as_u64).unwrap_or(0);
+                via_server = true;
                 let t0 = Instant::now();
-                match fork_session() {
+                let answer = match fork_session() {
                     Ok(true) => return Ok(Some(new_id)),
                     Ok(false) => json!({
-                        "ok": true, "session": new_id, "forked": new_id, "from": id,
+                        "id": rid, "ok": true, "session": new_id, "forked": new_id, "from": id,
                         "wall_ms": t0.elapsed().as_secs_f64() * 1e3,
                     }),
-                    Err(e) => json!({"ok": false, "code": "fork_failed", "error": e.to_string()}),
+                    Err(e) => json!({"id": rid, "ok": false, "code": "fork_failed",
+                                     "error": e.to_string()}),
+                };
+                write_json(&mut out, &answer);
+            }
+            _ => write_json(
+                &mut out,
+                &json!({"id": rid, "ok": false, "code": "unknown_op",
+                        "error": "not a session op"}),
+            ),
+        }
+        out.push(b'\n');
+        answers += 1;
+        let Some((fd, slot)) = direct else {
+            conn.write_all(&out)?;
+            continue;
+        };
+        match &out_lock {
+            Some(lock) if !via_server && out.len() <= ATOMIC_LINE => {
+                // Counted before the lock is released: the server kills
+                // sessions (drop) only while it holds the lock exclusively.
+                flock(lock, libc::LOCK_SH);
+                write_fd(fd, &out);
+                slot.store(answers, Ordering::Release);
+                flock(lock, libc::LOCK_UN);
+                continue;
+            }
+            _ => {
+                conn.write_all(&out)?;
+                // Wait until the server has written it (an empty line), so
+                // answers stay in order; keep requests that come meanwhile.
+                loop {
+                    let mut l = String::new();
+                    if reader.read_line(&mut l)? == 0 {
+                        return Ok(None);
+                    }
+                    if l == "\n" {
+                        break;
+                    }
+                    queued.push_back(l);
                 }
             }
-            _ => json!({"ok": false, "code": "unknown_op", "error": "not a session op"}),
-        };
-        let mut answer = answer;
-        answer["id"] = rid;
-        conn.write_all(format!("{answer}\n").as_bytes())?;
+        }
+        slot.store(answers, Ordering::Release);
     }
+}
+
+/// Append `v` as JSON to `out` (serialising into a Vec cannot fail).
+fn write_json<T: serde::Serialize>(out: &mut Vec<u8>, v: &T) {
+    let _ = serde_json::to_writer(&mut *out, v);
 }
 
 /// Fork a new session: true in the new session, false in the old one.
@@ -721,7 +1045,42 @@ fn fork_session() -> std::io::Result<bool> {
     }
 }
 
-fn eval_request(gap: &Gap, req: &Value, id: u64) -> Value {
+/// One statement in an `eval` answer.
+#[derive(serde::Serialize)]
+struct StatementAnswer<'a> {
+    output: &'a str,
+    view: Option<&'a str>,
+    json: Option<Value>,
+    error: Option<&'a str>,
+}
+
+/// The answer to an `eval` (serialised straight into the output buffer).
+#[derive(serde::Serialize)]
+struct EvalAnswer<'a> {
+    id: &'a Value,
+    ok: bool,
+    session: u64,
+    output: String,
+    view: Option<&'a str>,
+    json: Option<Value>,
+    error: Option<String>,
+    error_text: Option<&'a str>,
+    interrupted: bool,
+    timed_out: bool,
+    statements: Vec<StatementAnswer<'a>>,
+    wall_ms: f64,
+    rss_kb: u64,
+}
+
+/// Run an `eval` request and append its answer (JSON, no newline) to `out`.
+fn eval_request(
+    gap: &Gap,
+    req: &Value,
+    rid: &Value,
+    id: u64,
+    statm: Option<&std::fs::File>,
+    out: &mut Vec<u8>,
+) {
     let code = req.get("code").and_then(Value::as_str).unwrap_or("");
     let timeout_ms = req
         .get("timeout_ms")
@@ -741,19 +1100,31 @@ fn eval_request(gap: &Gap, req: &Value, id: u64) -> Value {
     let statements = match result {
         Ok(s) => s,
         Err(e) => {
-            return json!({"ok": false, "session": id, "code": "gap", "error": e.to_string(),
-                          "wall_ms": wall_ms, "rss_kb": own_rss_kb()});
+            return write_json(
+                out,
+                &json!({"id": rid, "ok": false, "session": id, "code": "gap",
+                        "error": e.to_string(), "wall_ms": wall_ms,
+                        "rss_kb": rss_kb_of(statm)}),
+            );
         }
     };
-    let mut output = String::new();
-    let mut view = Value::Null;
-    let mut json_form = Value::Null;
-    let mut error = Value::Null;
-    let mut error_text = Value::Null;
-    let mut interrupted = false;
-    let mut list = Vec::new();
+    let mut answer = EvalAnswer {
+        id: rid,
+        ok: true,
+        session: id,
+        output: String::new(),
+        view: None,
+        json: None,
+        error: None,
+        error_text: None,
+        interrupted: false,
+        timed_out: false,
+        statements: Vec::with_capacity(statements.len()),
+        wall_ms,
+        rss_kb: 0,
+    };
     for st in &statements {
-        output.push_str(&st.output);
+        answer.output.push_str(&st.output);
         let st_json = st
             .value
             .as_ref()
@@ -761,40 +1132,32 @@ fn eval_request(gap: &Gap, req: &Value, id: u64) -> Value {
             .and_then(|v| session::json_of(gap, v));
         if let Some(e) = &st.error {
             if e.message.starts_with("user interrupt") {
-                interrupted = true;
+                answer.interrupted = true;
             }
-            if error.is_null() {
-                error = json!(if interrupted && timed_out {
+            if answer.error.is_none() {
+                answer.error = Some(if answer.interrupted && timed_out {
                     format!("timeout after {} ms", timeout_ms.unwrap_or(0.0))
                 } else {
                     e.message.clone()
                 });
-                error_text = json!(e.text);
+                answer.error_text = Some(&e.text);
             }
         }
         if st.view.is_some() {
-            view = json!(st.view);
-            json_form = st_json.clone().unwrap_or(Value::Null);
+            answer.view = st.view.as_deref();
+            answer.json = st_json.clone();
         }
-        list.push(json!({
-            "output": st.output, "view": st.view, "json": st_json,
-            "error": st.error.as_ref().map(|e| e.message.clone()),
-        }));
+        answer.statements.push(StatementAnswer {
+            output: &st.output,
+            view: st.view.as_deref(),
+            json: st_json,
+            error: st.error.as_ref().map(|e| e.message.as_str()),
+        });
     }
-    json!({
-        "ok": error.is_null(),
-        "session": id,
-        "output": output,
-        "view": view,
-        "json": json_form,
-        "error": error,
-        "error_text": error_text,
-        "interrupted": interrupted,
-        "timed_out": interrupted && timed_out,
-        "statements": list,
-        "wall_ms": wall_ms,
-        "rss_kb": own_rss_kb(),
-    })
+    answer.ok = answer.error.is_none();
+    answer.timed_out = answer.interrupted && timed_out;
+    answer.rss_kb = rss_kb_of(statm);
+    write_json(out, &answer);
 }
 
 /// Arm (or with 0, disarm) a one-shot SIGALRM after `ms` milliseconds;
