@@ -68,9 +68,16 @@ pub fn run(gap_args: &GapArgs, args: &TestArgs) -> i32 {
         Ok(gap) => gap,
         Err(code) => return code,
     };
-    let tasks: Vec<Task> = files
+    // Larger files start first (size stands in for the number of tests), so
+    // a long file does not start last and leave the other workers idle;
+    // results are still printed in the order of `files`.
+    let mut run_order: Vec<usize> = (0..files.len()).collect();
+    run_order.sort_by_key(|&i| {
+        std::cmp::Reverse(std::fs::metadata(&files[i]).map(|m| m.len()).unwrap_or(0))
+    });
+    let tasks: Vec<Task> = run_order
         .iter()
-        .map(|f| Task::new(TaskKind::Test(absolute(f))))
+        .map(|&i| Task::new(TaskKind::Test(absolute(&files[i]))))
         .collect();
     let options = args.pool.options();
     let timeout = options.timeout;
@@ -78,9 +85,9 @@ pub fn run(gap_args: &GapArgs, args: &TestArgs) -> i32 {
     let bar = progress(tasks.len());
     let mut order = InOrder::new(tasks.len());
     let (mut passed, mut failed, mut timed_out) = (0usize, 0usize, 0usize);
-    let outcome = pool.run_with(&tasks, |index, result| {
+    let outcome = pool.run_with(&tasks, |task, result| {
         bar.inc(1);
-        order.put(index, result, |i, r| {
+        order.put(run_order[task], result, |i, r| {
             let name = files[i].display();
             let ms = r.wall.as_millis();
             bar.suspend(|| {
