@@ -956,30 +956,7 @@ impl IntoGap for serde_json::Value {
             }
             Value::String(s) => s.to_gap(gap),
             Value::Array(items) => items.to_gap(gap),
-            Value::Object(map) => {
-                let mut out: RawObj = std::ptr::null_mut();
-                // SAFETY: plain allocation inside the shim's jump point.
-                check(unsafe { sys::gaprun_make_record(&mut out) })?;
-                let rec = root(gap, out)?;
-                for (name, value) in map {
-                    if name.is_empty() {
-                        return Err(Error::InvalidArgument(
-                            "a record name must not be empty".into(),
-                        ));
-                    }
-                    let v = value.to_gap(gap)?;
-                    // SAFETY: both objects are rooted; valid byte range.
-                    check(unsafe {
-                        sys::gaprun_record_assign(
-                            rec.raw(),
-                            name.as_ptr() as *const _,
-                            name.len(),
-                            v.raw(),
-                        )
-                    })?;
-                }
-                Ok(rec)
-            }
+            Value::Object(map) => record_to_gap(gap, map.iter()),
         }
     }
 }

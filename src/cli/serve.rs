@@ -337,6 +337,23 @@ impl Server {
         }
     }
 
+    /// The process of session `sid` when it is alive; otherwise answer
+    /// request `id` with why not (`session_dead`, `unknown_session`).
+    fn live_session(&self, id: &Value, sid: u64) -> Option<i32> {
+        let alive = self.lock().sessions.get(&sid).map(|s| (s.alive, s.pid));
+        match alive {
+            Some((true, pid)) => Some(pid),
+            Some((false, _)) => {
+                self.error(id, "session_dead", &format!("session {sid} is dead"));
+                None
+            }
+            None => {
+                self.error(id, "unknown_session", &format!("no session {sid}"));
+                None
+            }
+        }
+    }
+
     fn error(&self, id: &Value, code: &str, msg: &str) {
         self.send(&json!({"id": id, "ok": false, "code": code, "error": msg}));
     }
@@ -577,22 +594,10 @@ impl Server {
                     self.error(&id, "no_session", "no current session");
                     return true;
                 };
-                let t = self.lock();
-                match t.sessions.get(&sid) {
-                    Some(s) if s.alive => {
-                        // SAFETY: kill(2) of a session process we own.
-                        unsafe { libc::kill(s.pid, libc::SIGINT) };
-                        drop(t);
-                        self.send(&json!({"id": id, "ok": true, "session": sid}));
-                    }
-                    Some(_) => {
-                        drop(t);
-                        self.error(&id, "session_dead", &format!("session {sid} is dead"));
-                    }
-                    None => {
-                        drop(t);
-                        self.error(&id, "unknown_session", &format!("no session {sid}"));
-                    }
+                if let Some(pid) = self.live_session(&id, sid) {
+                    // SAFETY: kill(2) of a session process we own.
+                    unsafe { libc::kill(pid, libc::SIGINT) };
+                    self.send(&json!({"id": id, "ok": true, "session": sid}));
                 }
             }
             "switch" => {
@@ -600,21 +605,9 @@ impl Server {
                     self.error(&id, "bad_request", "switch needs \"session\"");
                     return true;
                 };
-                let t = self.lock();
-                match t.sessions.get(&sid) {
-                    Some(s) if s.alive => {
-                        drop(t);
-                        *current = Some(sid);
-                        self.send(&json!({"id": id, "ok": true, "session": sid}));
-                    }
-                    Some(_) => {
-                        drop(t);
-                        self.error(&id, "session_dead", &format!("session {sid} is dead"));
-                    }
-                    None => {
-                        drop(t);
-                        self.error(&id, "unknown_session", &format!("no session {sid}"));
-                    }
+                if self.live_session(&id, sid).is_some() {
+                    *current = Some(sid);
+                    self.send(&json!({"id": id, "ok": true, "session": sid}));
                 }
             }
             "drop" => {
