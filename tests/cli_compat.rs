@@ -71,6 +71,7 @@ const CASES: &[(&str, bool, i32, i32)] = &[
     ("syntax.g", false, 1, 1),
     ("nested_error.g", false, 1, 1),
     ("packages.g", true, 0, 0),
+    ("break_loop.g", false, 1, 1),
 ];
 
 fn gaprun(autoload: bool) -> Command {
@@ -103,6 +104,13 @@ fn statement_mode_matches_gap_reading_a_pipe() {
                 String::from_utf8_lossy(&ours.stdout),
                 strip_ansi(&theirs.stdout),
                 "{name}: stdout differs from `gap -q < {name}`"
+            );
+            // Errors too, as long as no error happens inside GAP's break
+            // loop (where GAP evaluates in the failed function's context).
+            assert_eq!(
+                String::from_utf8_lossy(&ours.stderr),
+                strip_ansi(&theirs.stderr),
+                "{name}: stderr differs from `gap -q < {name}`"
             );
         }
     }

@@ -109,10 +109,42 @@ static void on_gap_error(void)
 }
 
 /* GAP code run once after start-up: no break loop, tracebacks on errors. */
+/* GAP code run once after start-up: no break loop, tracebacks on errors.
+ *
+ * ErrorInner is wrapped to remember each error's `lateMessage`: with the
+ * break loop off GAP never prints it, but `gap` reading statements from a
+ * pipe does (a string on the error stream, or OnBreakMessage() on the
+ * current output), and the command line's statement mode reproduces that.
+ * The guard keeps a restored workspace from wrapping the wrapper. */
 static const char setup_code[] =
     "BreakOnError := false;;\n"
     "AlwaysPrintTracebackOnError := true;;\n"
-    "MakeReadWriteGlobal(\"ERROR_OUTPUT\");;\n";
+    "MakeReadWriteGlobal(\"ERROR_OUTPUT\");;\n"
+    "if not IsBound(_GAPRUN_ERROR_INNER) then\n"
+    "  BindGlobal(\"_GAPRUN_ERROR_INNER\", ErrorInner);\n"
+    "  _GAPRUN_LATE_MESSAGE := false;\n"
+    "  MakeReadWriteGlobal(\"ErrorInner\");\n"
+    "  ErrorInner := function(options, earlyMessage)\n"
+    "    if IsRecord(options) and IsBound(options.lateMessage) then\n"
+    "      _GAPRUN_LATE_MESSAGE := options.lateMessage;\n"
+    "    else\n"
+    "      _GAPRUN_LATE_MESSAGE := \"\";\n"
+    "    fi;\n"
+    "    return _GAPRUN_ERROR_INNER(options, earlyMessage);\n"
+    "  end;\n"
+    "  MakeReadOnlyGlobal(\"ErrorInner\");\n"
+    "  BindGlobal(\"_GAPRUN_PRINT_LATE_MESSAGE\", function()\n"
+    "    local late;\n"
+    "    late := _GAPRUN_LATE_MESSAGE;\n"
+    "    _GAPRUN_LATE_MESSAGE := false;\n"
+    "    if IsString(late) then\n"
+    "      PrintTo(ERROR_OUTPUT, late, \"\\n\");\n"
+    "    elif late = true and IsBound(OnBreakMessage)\n"
+    "         and IsFunction(OnBreakMessage) then\n"
+    "      OnBreakMessage();\n"
+    "    fi;\n"
+    "  end);\n"
+    "fi;\n";
 
 static int run_setup_code(void)
 {
@@ -325,6 +357,13 @@ static void read_eval_input(TypInputFile * input, int flags,
         /* Runtime errors go through JUMP_TO_CATCH (counted by on_gap_error)
          * and would enter GAP's break loop; syntax errors do not. */
         int raised = error_count != raised_before;
+        if (st == STATUS_ERROR && raised &&
+            (flags & GAPRUN_LOOP_BREAK_OUTPUT)) {
+            /* What GAP's break loop prints on entry (see setup_code). */
+            Obj late = ValGVar(GVarName("_GAPRUN_PRINT_LATE_MESSAGE"));
+            if (late && IS_FUNC(late))
+                CALL_0ARGS(late);
+        }
         if (st == STATUS_END && value != 0) {
             UpdateLast(value);
             if ((flags & GAPRUN_LOOP_ECHO) && !dual)

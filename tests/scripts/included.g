@@ -1,0 +1,2 @@
+IncludedValue := 99;
+Print("included\n");
