@@ -96,6 +96,19 @@ fn record_then_gap_test_passes() {
             "GAP's Test() failed on the transcript of {name}:\n{tst}\n--- gap said:\n{text}"
         );
     }
+    // The same transcripts through gaprun's own parallel test runner.
+    let out = Command::new(common::gaprun_bin())
+        .args(["test", "-A", "-j", "2"])
+        .arg(dir.path())
+        .output()
+        .unwrap();
+    let text = String::from_utf8_lossy(&out.stdout);
+    assert!(out.status.success(), "{text}");
+    assert!(
+        text.lines()
+            .any(|l| l == format!("{} passed, 0 failed", SCRIPTS.len())),
+        "{text}"
+    );
 }
 
 #[test]
