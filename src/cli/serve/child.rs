@@ -1,0 +1,314 @@
+//! A session process: runs GAP and answers requests; forks itself.
+
+use super::*;
+
+/// Body of the first session process: start GAP, then serve.
+pub(super) fn session_child_start(options: gaprun::GapOptions, sock: &Path) -> i32 {
+    detach_stdio();
+    let gap = match Gap::init(options) {
+        Ok(g) => g,
+        Err(e) => {
+            eprintln!("gaprun: {e}");
+            return EXIT_USAGE;
+        }
+    };
+    if session::install_interrupt_signal(libc::SIGINT).is_err()
+        || session::install_interrupt_signal(libc::SIGALRM).is_err()
+    {
+        eprintln!("gaprun: cannot install the interrupt handlers");
+        return EXIT_USAGE;
+    }
+    let mut id = 0u64;
+    loop {
+        match session_loop(&gap, sock, id) {
+            Ok(Some(new_id)) => id = new_id, // we are a fresh fork
+            Ok(None) => return EXIT_OK,
+            Err(e) => {
+                eprintln!("gaprun: session {id}: {e}");
+                return EXIT_USAGE;
+            }
+        }
+    }
+}
+
+/// Sessions must not read the server's stdin or write into its protocol
+/// stream: stdin becomes /dev/null, stdout goes to stderr.
+pub(super) fn detach_stdio() {
+    // SAFETY: plain fd juggling on fds 0-2 with a freshly opened fd.
+    unsafe {
+        let null = libc::open(c"/dev/null".as_ptr(), libc::O_RDONLY);
+        if null >= 0 {
+            libc::dup2(null, 0);
+            libc::close(null);
+        }
+        libc::dup2(2, 1);
+    }
+}
+
+/// Serve requests as session `id` until the server goes away (`None`) or
+/// this process is the new session of a fork (`Some(new id)`).
+pub(super) fn session_loop(gap: &Gap, sock: &Path, id: u64) -> std::io::Result<Option<u64>> {
+    // A session holds the server's stdout: it must not outlive the server
+    // (set again in every session, a fork clears it).
+    // SAFETY: prctl and getppid take no pointers.
+    unsafe {
+        libc::prctl(libc::PR_SET_PDEATHSIG, libc::SIGKILL, 0, 0, 0);
+        if libc::getppid() != SERVER_PID.load(Ordering::Relaxed) {
+            return Ok(None);
+        }
+    }
+    let mut conn = UnixStream::connect(sock)?;
+    conn.write_all(format!("{}\n", json!({"session": id, "pid": std::process::id()})).as_bytes())?;
+    // Opened here, not inherited: after a fork /proc/self must name us.
+    let statm = std::fs::File::open("/proc/self/statm").ok();
+    let mut reader = BufReader::with_capacity(64 * 1024, conn.try_clone()?);
+    let mut line = String::new();
+    // The answer is built here, reused from request to request.
+    let mut out: Vec<u8> = Vec::with_capacity(4096);
+    // Answering directly: stdout, our own open file description of the
+    // output lock (not the one a fork inherits) and our answer counter.
+    let direct = DIRECT.get().and_then(|d| Some((d.fd, d.slot(id)?)));
+    let out_lock = DIRECT.get().and_then(|d| File::open(&d.lock_path).ok());
+    let mut answers = 0u64;
+    // Requests read while waiting for the server to write a long answer.
+    let mut queued: VecDeque<String> = VecDeque::new();
+    loop {
+        if let Some(l) = queued.pop_front() {
+            line = l;
+        } else {
+            line.clear();
+            if reader.read_line(&mut line)? == 0 {
+                return Ok(None);
+            }
+        }
+        let req: Value = match serde_json::from_str(&line) {
+            Ok(v) => v,
+            Err(_) => continue, // the server only sends what it parsed
+        };
+        let rid = req.get("id").unwrap_or(&Value::Null);
+        out.clear();
+        // Fork answers go through the server (it sends them once the new
+        // session is connected).
+        let mut via_server = false;
+        match req.get("op").and_then(Value::as_str) {
+            Some("eval") => eval_request(gap, &req, rid, id, statm.as_ref(), &mut out),
+            Some("fork") => {
+                let new_id = req.get("new_session").and_then(Value::as_u64).unwrap_or(0);
+                via_server = true;
+                let t0 = Instant::now();
+                let answer = match fork_session() {
+                    Ok(true) => return Ok(Some(new_id)),
+                    Ok(false) => json!({
+                        "id": rid, "ok": true, "session": new_id, "forked": new_id, "from": id,
+                        "wall_ms": t0.elapsed().as_secs_f64() * 1e3,
+                    }),
+                    Err(e) => json!({"id": rid, "ok": false, "code": "fork_failed",
+                                     "error": e.to_string()}),
+                };
+                write_json(&mut out, &answer);
+            }
+            _ => write_json(
+                &mut out,
+                &json!({"id": rid, "ok": false, "code": "unknown_op",
+                        "error": "not a session op"}),
+            ),
+        }
+        out.push(b'\n');
+        answers += 1;
+        let Some((fd, slot)) = direct else {
+            conn.write_all(&out)?;
+            continue;
+        };
+        match &out_lock {
+            Some(lock) if !via_server && out.len() <= ATOMIC_LINE => {
+                // Counted before the lock is released: the server kills
+                // sessions (drop) only while it holds the lock exclusively.
+                flock(lock, libc::LOCK_SH);
+                write_fd(fd, &out);
+                slot.store(answers, Ordering::Release);
+                flock(lock, libc::LOCK_UN);
+                continue;
+            }
+            _ => {
+                conn.write_all(&out)?;
+                // Wait until the server has written it (an empty line), so
+                // answers stay in order; keep requests that come meanwhile.
+                loop {
+                    let mut l = String::new();
+                    if reader.read_line(&mut l)? == 0 {
+                        return Ok(None);
+                    }
+                    if l == "\n" {
+                        break;
+                    }
+                    queued.push_back(l);
+                }
+            }
+        }
+        slot.store(answers, Ordering::Release);
+    }
+}
+
+/// Append `v` as JSON to `out` (serialising into a Vec cannot fail).
+pub(super) fn write_json<T: serde::Serialize>(out: &mut Vec<u8>, v: &T) {
+    let _ = serde_json::to_writer(&mut *out, v);
+}
+
+/// Fork a new session: true in the new session, false in the old one.
+/// `clone(CLONE_PARENT)` makes the new session a child of the server (which
+/// reaps it) with a single copy of the address space; a double fork would
+/// copy the page tables of a large GAP heap twice.
+pub(super) fn fork_session() -> std::io::Result<bool> {
+    // SAFETY: a session process is single-threaded (GAP's thread only), so
+    // no lock (malloc's included) can be held by another thread; with a
+    // null stack the raw clone behaves like fork(2) in the child.
+    let pid = unsafe {
+        libc::syscall(
+            libc::SYS_clone,
+            (libc::CLONE_PARENT | libc::SIGCHLD) as libc::c_ulong,
+            0usize,
+            0usize,
+            0usize,
+            0usize,
+        )
+    };
+    match pid {
+        -1 => Err(std::io::Error::last_os_error()),
+        0 => Ok(true),
+        _ => Ok(false),
+    }
+}
+
+/// One statement in an `eval` answer.
+#[derive(serde::Serialize)]
+pub(super) struct StatementAnswer<'a> {
+    pub(super) output: &'a str,
+    pub(super) view: Option<&'a str>,
+    pub(super) json: Option<Value>,
+    pub(super) error: Option<&'a str>,
+}
+
+/// The answer to an `eval` (serialised straight into the output buffer).
+#[derive(serde::Serialize)]
+pub(super) struct EvalAnswer<'a> {
+    pub(super) id: &'a Value,
+    pub(super) ok: bool,
+    pub(super) session: u64,
+    pub(super) output: String,
+    pub(super) view: Option<&'a str>,
+    pub(super) json: Option<Value>,
+    pub(super) error: Option<String>,
+    pub(super) error_text: Option<&'a str>,
+    pub(super) interrupted: bool,
+    pub(super) timed_out: bool,
+    pub(super) statements: Vec<StatementAnswer<'a>>,
+    pub(super) wall_ms: f64,
+    pub(super) rss_kb: u64,
+}
+
+/// Run an `eval` request and append its answer (JSON, no newline) to `out`.
+pub(super) fn eval_request(
+    gap: &Gap,
+    req: &Value,
+    rid: &Value,
+    id: u64,
+    statm: Option<&std::fs::File>,
+    out: &mut Vec<u8>,
+) {
+    let code = req.get("code").and_then(Value::as_str).unwrap_or("");
+    let timeout_ms = req
+        .get("timeout_ms")
+        .and_then(Value::as_f64)
+        .filter(|t| *t > 0.0);
+    session::clear_interrupt(gap);
+    if let Some(ms) = timeout_ms {
+        set_alarm(ms);
+    }
+    let t0 = Instant::now();
+    let result = gap.eval(code);
+    let wall_ms = t0.elapsed().as_secs_f64() * 1e3;
+    if timeout_ms.is_some() {
+        set_alarm(0.0);
+    }
+    let timed_out = timeout_ms.is_some_and(|ms| wall_ms >= ms);
+    let statements = match result {
+        Ok(s) => s,
+        Err(e) => {
+            return write_json(
+                out,
+                &json!({"id": rid, "ok": false, "session": id, "code": "gap",
+                        "error": e.to_string(), "wall_ms": wall_ms,
+                        "rss_kb": rss_kb_of(statm)}),
+            );
+        }
+    };
+    let mut answer = EvalAnswer {
+        id: rid,
+        ok: true,
+        session: id,
+        output: String::new(),
+        view: None,
+        json: None,
+        error: None,
+        error_text: None,
+        interrupted: false,
+        timed_out: false,
+        statements: Vec::with_capacity(statements.len()),
+        wall_ms,
+        rss_kb: 0,
+    };
+    for st in &statements {
+        answer.output.push_str(&st.output);
+        let st_json = st
+            .value
+            .as_ref()
+            .filter(|_| !st.suppressed)
+            .and_then(|v| session::json_of(gap, v));
+        if let Some(e) = &st.error {
+            if e.message.starts_with("user interrupt") {
+                answer.interrupted = true;
+            }
+            if answer.error.is_none() {
+                answer.error = Some(if answer.interrupted && timed_out {
+                    format!("timeout after {} ms", timeout_ms.unwrap_or(0.0))
+                } else {
+                    e.message.clone()
+                });
+                answer.error_text = Some(&e.text);
+            }
+        }
+        if st.view.is_some() {
+            answer.view = st.view.as_deref();
+            answer.json = st_json.clone();
+        }
+        answer.statements.push(StatementAnswer {
+            output: &st.output,
+            view: st.view.as_deref(),
+            json: st_json,
+            error: st.error.as_ref().map(|e| e.message.as_str()),
+        });
+    }
+    answer.ok = answer.error.is_none();
+    answer.timed_out = answer.interrupted && timed_out;
+    answer.rss_kb = rss_kb_of(statm);
+    write_json(out, &answer);
+}
+
+/// Arm (or with 0, disarm) a one-shot SIGALRM after `ms` milliseconds;
+/// its handler interrupts GAP.
+pub(super) fn set_alarm(ms: f64) {
+    let us = (ms * 1000.0) as i64;
+    let tv = libc::timeval {
+        tv_sec: us / 1_000_000,
+        tv_usec: us % 1_000_000,
+    };
+    let it = libc::itimerval {
+        it_interval: libc::timeval {
+            tv_sec: 0,
+            tv_usec: 0,
+        },
+        it_value: tv,
+    };
+    // SAFETY: setitimer with valid pointers to plain structs.
+    unsafe { libc::setitimer(libc::ITIMER_REAL, &it, std::ptr::null_mut()) };
+}
