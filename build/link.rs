@@ -42,6 +42,8 @@ pub fn link_gap(install: &GapInstall, out_dir: &Path) -> Result<Linked, String> 
             .arg("mmap=gaprun_pool_mmap")
             .arg("--redefine-sym")
             .arg("main=gaprun_gap_original_main")
+            .arg("--redefine-sym")
+            .arg("write=gaprun_gap_write")
             .arg(&hooked)
             .output()
             .map_err(|e| {

@@ -645,6 +645,14 @@ impl Gap {
     }
 }
 
+/// Whether GAP's last write to standard output ended mid-line (and reset
+/// that): lets an interactive front end end the line before its prompt.
+/// Always false where libgap is linked dynamically (no output hook).
+pub fn stdout_mid_line() -> bool {
+    // SAFETY: reads and clears a flag kept by the shim's write hook.
+    unsafe { sys::gaprun_stdout_mid_line() != 0 }
+}
+
 /// Statistics of the pool hook (callable before GAP starts too).
 pub fn pool_stats() -> PoolStats {
     let mut raw = sys::gaprun_pool_stats {

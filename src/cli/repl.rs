@@ -114,7 +114,11 @@ pub fn run(gap: &Gap, record: Option<&Path>) -> i32 {
         },
         None => None,
     };
-    let config = Config::builder().auto_add_history(false).build();
+    // Tab lists the candidates, as in GAP.
+    let config = Config::builder()
+        .auto_add_history(false)
+        .completion_type(rustyline::CompletionType::List)
+        .build();
     let mut rl: Editor<GapHelper, DefaultHistory> = match Editor::with_config(config) {
         Ok(rl) => rl,
         Err(e) => {
@@ -194,7 +198,13 @@ pub fn run(gap: &Gap, record: Option<&Path>) -> i32 {
             }
             continue;
         }
-        match gap.run_string(&code, mode) {
+        let result = gap.run_string(&code, mode);
+        // Output that does not end in a newline (`Print(1);`) would be
+        // overdrawn by the next prompt: end its line first.
+        if gaprun::runtime::stdout_mid_line() {
+            println!();
+        }
+        match result {
             Ok(report) => {
                 if let Some(code) = report.quit_code {
                     return code;

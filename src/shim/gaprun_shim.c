@@ -21,6 +21,7 @@
 #include <string.h>
 #include <sys/mman.h>
 #include <sys/types.h>
+#include <unistd.h>
 
 #include "libgap-api.h"
 
@@ -72,6 +73,28 @@ void * gaprun_pool_mmap(void * addr, size_t len, int prot, int flags, int fd,
             pool_stats.hugepages++;
     }
     return p;
+}
+
+/* ---- output hook --------------------------------------------------------
+ * libgap's `write` is renamed to this function too, so gaprun knows whether
+ * GAP's standard output ended mid-line (the REPL then ends the line before
+ * drawing its prompt, which would otherwise overdraw `Print(1);`'s output). */
+
+static volatile int stdout_mid_line = 0;
+
+ssize_t gaprun_gap_write(int fd, const void * buf, size_t count)
+{
+    ssize_t n = write(fd, buf, count);
+    if (n > 0 && fd == 1)
+        stdout_mid_line = ((const char *)buf)[n - 1] != '\n';
+    return n;
+}
+
+int gaprun_stdout_mid_line(void)
+{
+    int was = stdout_mid_line;
+    stdout_mid_line = 0;
+    return was;
 }
 
 void gaprun_pool_set_noreserve(int on)

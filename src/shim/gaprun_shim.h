@@ -146,6 +146,10 @@ typedef struct {
     uint64_t hugepages;     /* how many were advised MADV_HUGEPAGE */
 } gaprun_pool_stats;
 
+/* 1 when GAP's last write to standard output did not end with a newline
+ * (static builds only; always 0 otherwise); reading it resets it. */
+int gaprun_stdout_mid_line(void);
+
 void gaprun_pool_set_noreserve(int on);
 /* Advise transparent huge pages for GAP's pool (cheaper fork). */
 void gaprun_pool_set_hugepages(int on);

@@ -406,6 +406,9 @@ pub struct gaprun_pool_stats {
     pub hugepages: u64,
 }
 extern "C" {
+    pub fn gaprun_stdout_mid_line() -> ::std::os::raw::c_int;
+}
+extern "C" {
     pub fn gaprun_pool_set_noreserve(on: ::std::os::raw::c_int);
 }
 extern "C" {
