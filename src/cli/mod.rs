@@ -65,6 +65,12 @@ pub struct Cli {
 
 #[derive(Subcommand, Debug)]
 pub enum Command {
+    /// Run GAP files in parallel, each in a fresh child forked from one initialised GAP.
+    Run(run::RunArgs),
+    /// Run GAP test files (.tst; folders searched recursively) through GAP's Test().
+    Test(test::TestArgs),
+    /// Run tasks from a JSON-lines file; print one JSON result line per task.
+    Batch(batch::BatchArgs),
     /// Show how gaprun would start GAP here: build, GAP roots, memory.
     Info(info::InfoArgs),
     /// Manage the saved-workspace cache (`cache info`, `cache clear`).
@@ -75,12 +81,6 @@ pub enum Command {
     /// Keep GAP sessions alive and answer JSON-lines requests
     /// (protocol gaprun-session/1; see README).
     Serve(serve::ServeArgs),
-    /// Run GAP files in parallel, each in a fresh child forked from one initialised GAP.
-    Run(run::RunArgs),
-    /// Run tasks from a JSON-lines file; print one JSON result line per task.
-    Batch(batch::BatchArgs),
-    /// Run GAP test files (.tst; folders searched recursively) through GAP's Test().
-    Test(test::TestArgs),
 }
 
 fn version_string() -> &'static str {
