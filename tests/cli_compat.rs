@@ -261,3 +261,12 @@ fn io_package_loads_in_the_binary() {
         String::from_utf8_lossy(&out.stderr)
     );
 }
+
+#[test]
+fn gaps_quiet_flag_is_accepted() {
+    let mut c = gaprun(false);
+    c.args(["-q", "-c", "Print(6 * 7, \"\\n\");"]);
+    let out = run_with_stdin(c, None);
+    assert_eq!(out.status.code(), Some(0));
+    assert_eq!(String::from_utf8_lossy(&out.stdout), "42\n");
+}

@@ -59,6 +59,10 @@ pub struct Cli {
     #[arg(long = "record", value_name = "FILE.tst")]
     pub record: Option<PathBuf>,
 
+    /// Accepted for `gap` users' habits: gaprun never prints a banner.
+    #[arg(short = 'q', long = "quiet", hide = true)]
+    pub quiet: bool,
+
     #[command(flatten)]
     pub gap: GapArgs,
 }
