@@ -11,7 +11,8 @@
 //! machine, so it runs only as root with a writable sysctl, and a guard
 //! restores the old value on success, failure, panic and SIGINT/SIGTERM.
 
-use gaprun::pool::{apply_policy, format_bytes};
+use gaprun::pool::apply_policy;
+use gaprun::size::format_bytes;
 use gaprun::{Gap, GapOptions};
 use serde_json::{json, Value};
 use std::process::Command;

@@ -3,8 +3,8 @@
 
 use super::{GapArgs, EXIT_OK, EXIT_USAGE};
 use clap::Args;
-use gaprun::pool::format_bytes;
 use gaprun::runtime::build_info;
+use gaprun::size::format_bytes;
 
 #[derive(Args, Debug)]
 pub struct InfoArgs {

@@ -22,8 +22,7 @@ pub mod policy;
 
 pub use facts::{Fact, MachineFacts, Platform};
 pub use policy::{
-    decide, format_bytes, gap_size, parse_size, sagemath_baseline, Overrides, PolicyError,
-    PoolDecision, Reasons, Regime,
+    decide, sagemath_baseline, Overrides, PolicyError, PoolDecision, Reasons, Regime,
 };
 
 /// Choose GAP's memory settings for `options` on this machine and write them

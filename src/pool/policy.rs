@@ -13,6 +13,7 @@
 //! native Windows, `noreserve` without the hook, and `-s 0` on Linux.
 
 use super::facts::{MachineFacts, Platform};
+use crate::size::{format_bytes, gap_flag_value};
 use serde::{Deserialize, Serialize};
 
 pub const KIB: u64 = 1 << 10;
@@ -131,16 +132,16 @@ impl PoolDecision {
     pub fn gap_args(&self) -> Vec<String> {
         let mut args = vec![
             "-s".to_string(),
-            gap_size(self.pool_size),
+            gap_flag_value(self.pool_size),
             "-o".to_string(),
-            gap_size(self.warn_limit),
+            gap_flag_value(self.warn_limit),
         ];
         if let Some(k) = self.hard_limit {
             args.push("-K".to_string());
-            args.push(gap_size(k));
+            args.push(gap_flag_value(k));
         }
         args.push("-m".to_string());
-        args.push(gap_size(self.initial_workspace));
+        args.push(gap_flag_value(self.initial_workspace));
         args
     }
 }
@@ -162,46 +163,6 @@ pub enum PolicyError {
          malloc on Linux; give a pool of at least 16m"
     )]
     SbrkOnLinux,
-}
-
-/// A size as GAP reads it: whole KiB with a `k` suffix, or `0`.
-pub fn gap_size(bytes: u64) -> String {
-    if bytes == 0 {
-        "0".to_string()
-    } else {
-        format!("{}k", bytes / KIB)
-    }
-}
-
-/// Parse a size the way GAP's flags are written: a number with an optional
-/// `k`/`m`/`g`/`t` suffix (any case), else bytes.
-pub fn parse_size(text: &str) -> Option<u64> {
-    let text = text.trim();
-    let (digits, unit) = match text.chars().last()?.to_ascii_lowercase() {
-        'k' => (&text[..text.len() - 1], KIB),
-        'm' => (&text[..text.len() - 1], MIB),
-        'g' => (&text[..text.len() - 1], GIB),
-        't' => (&text[..text.len() - 1], TIB),
-        _ => (text, 1),
-    };
-    if digits.is_empty() || !digits.bytes().all(|b| b.is_ascii_digit()) {
-        return None;
-    }
-    digits.parse::<u64>().ok()?.checked_mul(unit)
-}
-
-/// A size for humans: "512 MiB", "1.5 GiB", "300 B".
-pub fn format_bytes(bytes: u64) -> String {
-    for (unit, name) in [(TIB, "TiB"), (GIB, "GiB"), (MIB, "MiB"), (KIB, "KiB")] {
-        if bytes >= unit {
-            return if bytes % unit == 0 {
-                format!("{} {name}", bytes / unit)
-            } else {
-                format!("{:.1} {name}", bytes as f64 / unit as f64)
-            };
-        }
-    }
-    format!("{bytes} B")
 }
 
 /// SageMath's `get_gap_memory_pool_size()` (sage.interfaces.gap), restated:

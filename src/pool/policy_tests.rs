@@ -4,6 +4,12 @@
 
 use super::*;
 use crate::pool::facts::Fact;
+use crate::size::{format_bytes, gap_flag_value as gap_size};
+
+/// The size parser, as the policy's tests read it.
+fn parse_size(text: &str) -> Option<u64> {
+    crate::size::parse_size(text).ok()
+}
 use proptest::prelude::*;
 
 /// A Linux machine: 95% of RAM available, all swap free, CommitLimit as the
