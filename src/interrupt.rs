@@ -36,7 +36,7 @@ pub fn interrupt_signal() -> i32 {
 
 fn ensure_handler() -> Result<()> {
     static INSTALLED: OnceLock<std::result::Result<(), i32>> = OnceLock::new();
-    // SAFETY: installs an async-signal-safe handler (see convert.c).
+    // SAFETY: installs an async-signal-safe handler (see src/shim/interrupt.c).
     let r = INSTALLED.get_or_init(|| {
         match unsafe { sys::gaprun_interrupt_install(interrupt_signal()) } {
             0 => Ok(()),
@@ -50,7 +50,7 @@ fn ensure_handler() -> Result<()> {
 /// the GAP thread (used by the REPL and the session server for SIGINT and
 /// SIGALRM).
 pub fn install_interrupt_on(signum: i32) -> Result<()> {
-    // SAFETY: installs an async-signal-safe handler (see convert.c).
+    // SAFETY: installs an async-signal-safe handler (see src/shim/interrupt.c).
     match unsafe { sys::gaprun_interrupt_install(signum) } {
         0 => Ok(()),
         e => Err(Error::Io(std::io::Error::from_raw_os_error(-e))),
@@ -61,7 +61,7 @@ pub fn install_interrupt_on(signum: i32) -> Result<()> {
 /// computation; a second Ctrl-C before GAP noticed the first ends the
 /// process with status 130 (GAP may be stuck in a kernel function).
 pub fn install_sigint_handler() -> Result<()> {
-    // SAFETY: installs an async-signal-safe handler (see convert.c).
+    // SAFETY: installs an async-signal-safe handler (see src/shim/interrupt.c).
     match unsafe { sys::gaprun_sigint_install() } {
         0 => Ok(()),
         e => Err(Error::Io(std::io::Error::from_raw_os_error(-e))),

@@ -7,13 +7,11 @@
 #include "convert.h"
 
 #include <errno.h>
-#include <signal.h>
 #include <string.h>
-#include <time.h>
 #include <unistd.h>
-#include <sys/syscall.h>
 
 #include "libgap-api.h"
+#include "protected.h"
 
 #include "ariths.h"
 #include "bool.h"
@@ -122,14 +120,9 @@ int gaprun_make_int_limbs(const uint64_t * limbs, int64_t size,
                           gaprun_obj * out)
 {
     *out = 0;
-    if (!gaprun_is_initialized())
-        return GAPRUN_MISUSE;
-    int ok = GAP_Enter();
-    if (ok) {
+    GAPRUN_PROTECTED(
         *out = GAP_MakeObjInt((const UInt *)limbs, (Int)size);
-    }
-    GAP_Leave();
-    return ok ? GAPRUN_OK : GAPRUN_ERROR;
+    );
 }
 
 /* ---- rationals and floats ------------------------------------------------ */
@@ -165,14 +158,9 @@ int gaprun_float_value(gaprun_obj obj, double * out)
 int gaprun_make_float(double value, gaprun_obj * out)
 {
     *out = 0;
-    if (!gaprun_is_initialized())
-        return GAPRUN_MISUSE;
-    int ok = GAP_Enter();
-    if (ok) {
+    GAPRUN_PROTECTED(
         *out = GAP_NewMacFloat(value);
-    }
-    GAP_Leave();
-    return ok ? GAPRUN_OK : GAPRUN_ERROR;
+    );
 }
 
 /* ---- booleans ------------------------------------------------------------ */
@@ -202,37 +190,26 @@ gaprun_obj gaprun_bool_obj(int which)
 int gaprun_make_list(size_t capacity, gaprun_obj * out)
 {
     *out = 0;
-    if (!gaprun_is_initialized())
-        return GAPRUN_MISUSE;
-    int ok = GAP_Enter();
-    if (ok) {
+    GAPRUN_PROTECTED(
         *out = GAP_NewPlist((Int)capacity);
-    }
-    GAP_Leave();
-    return ok ? GAPRUN_OK : GAPRUN_ERROR;
+    );
 }
 
 int gaprun_list_assign(gaprun_obj list, size_t pos, gaprun_obj value)
 {
-    if (!gaprun_is_initialized() || !value || pos == 0)
+    if (!value || pos == 0)
         return GAPRUN_MISUSE;
-    int ok = GAP_Enter();
-    if (ok) {
+    GAPRUN_PROTECTED(
         if (!GAP_IsList((Obj)list))
             ErrorQuit("gaprun: expected a list", 0, 0);
         GAP_AssList((Obj)list, pos, (Obj)value);
-    }
-    GAP_Leave();
-    return ok ? GAPRUN_OK : GAPRUN_ERROR;
+    );
 }
 
 int gaprun_make_int_list(const int64_t * values, size_t n, gaprun_obj * out)
 {
     *out = 0;
-    if (!gaprun_is_initialized())
-        return GAPRUN_MISUSE;
-    int ok = GAP_Enter();
-    if (ok) {
+    GAPRUN_PROTECTED(
         for (size_t i = 0; i < n; i++) {
             if (values[i] < INT_INTOBJ_MIN || values[i] > INT_INTOBJ_MAX)
                 ErrorQuit("gaprun: integer does not fit a small integer", 0,
@@ -243,9 +220,7 @@ int gaprun_make_int_list(const int64_t * values, size_t n, gaprun_obj * out)
             SET_ELM_PLIST(list, i + 1, INTOBJ_INT(values[i]));
         SET_LEN_PLIST(list, n);
         *out = list;
-    }
-    GAP_Leave();
-    return ok ? GAPRUN_OK : GAPRUN_ERROR;
+    );
 }
 
 int gaprun_list_small_ints(gaprun_obj list, int64_t * buf, size_t n)
@@ -279,10 +254,7 @@ int gaprun_list_small_ints(gaprun_obj list, int64_t * buf, size_t n)
 int gaprun_make_range(int64_t len, int64_t low, int64_t inc, gaprun_obj * out)
 {
     *out = 0;
-    if (!gaprun_is_initialized())
-        return GAPRUN_MISUSE;
-    int ok = GAP_Enter();
-    if (ok) {
+    GAPRUN_PROTECTED(
         Obj r;
         if (len == 0)
             r = NEW_PLIST(T_PLIST_EMPTY, 0);
@@ -293,9 +265,7 @@ int gaprun_make_range(int64_t len, int64_t low, int64_t inc, gaprun_obj * out)
                       "step non-zero",
                       0, 0);
         *out = r;
-    }
-    GAP_Leave();
-    return ok ? GAPRUN_OK : GAPRUN_ERROR;
+    );
 }
 
 /* ---- records ------------------------------------------------------------- */
@@ -303,30 +273,22 @@ int gaprun_make_range(int64_t len, int64_t low, int64_t inc, gaprun_obj * out)
 int gaprun_make_record(gaprun_obj * out)
 {
     *out = 0;
-    if (!gaprun_is_initialized())
-        return GAPRUN_MISUSE;
-    int ok = GAP_Enter();
-    if (ok) {
+    GAPRUN_PROTECTED(
         *out = NEW_PREC(0);
-    }
-    GAP_Leave();
-    return ok ? GAPRUN_OK : GAPRUN_ERROR;
+    );
 }
 
 int gaprun_record_assign(gaprun_obj rec, const char * name, size_t len,
                          gaprun_obj value)
 {
-    if (!gaprun_is_initialized() || !value)
+    if (!value)
         return GAPRUN_MISUSE;
-    int ok = GAP_Enter();
-    if (ok) {
+    GAPRUN_PROTECTED(
         if (!IS_PREC((Obj)rec))
             ErrorQuit("gaprun: expected a plain record", 0, 0);
         Obj n = MakeStringWithLen(name, len);
         ASS_REC((Obj)rec, RNamObj(n), (Obj)value);
-    }
-    GAP_Leave();
-    return ok ? GAPRUN_OK : GAPRUN_ERROR;
+    );
 }
 
 int gaprun_record_len(gaprun_obj rec, size_t * len)
@@ -362,108 +324,6 @@ int gaprun_memory_get_stats(gaprun_memory_stats * out)
     out->pool_bytes = (uint64_t)SyAllocPool;
     out->allocated_total = (uint64_t)SizeAllBags;
     return GAPRUN_OK;
-}
-
-/* ---- interrupts ---------------------------------------------------------- */
-
-void gaprun_interrupt(void)
-{
-    if (gaprun_is_initialized())
-        InterruptExecStat();
-}
-
-int gaprun_interrupt_clear(void)
-{
-    if (!gaprun_is_initialized())
-        return GAPRUN_MISUSE;
-    /* what ClearError does first, without its messages */
-    STATE(CurrExecStatFuncs) = ExecStatFuncs;
-    return GAPRUN_OK;
-}
-
-static void on_interrupt_signal(int signo)
-{
-    (void)signo;
-    int saved = errno;
-    gaprun_interrupt();
-    errno = saved;
-}
-
-int gaprun_interrupt_install(int signo)
-{
-    struct sigaction sa;
-    memset(&sa, 0, sizeof(sa));
-    sa.sa_handler = on_interrupt_signal;
-    sigemptyset(&sa.sa_mask);
-    sa.sa_flags = SA_RESTART;
-    return sigaction(signo, &sa, 0) == 0 ? 0 : -errno;
-}
-
-static timer_t deadline_timer;
-static int     deadline_armed = 0;
-
-int gaprun_deadline_arm(int signo, uint64_t nanos)
-{
-    if (deadline_armed)
-        gaprun_deadline_disarm();
-    struct sigevent sev;
-    memset(&sev, 0, sizeof(sev));
-    /* deliver to this (the GAP) thread only, not to any thread of the
-     * process */
-    sev.sigev_notify = SIGEV_THREAD_ID;
-    sev.sigev_signo = signo;
-    sev._sigev_un._tid = (pid_t)syscall(SYS_gettid);
-    if (timer_create(CLOCK_MONOTONIC, &sev, &deadline_timer) != 0)
-        return -errno;
-    deadline_armed = 1;
-    struct itimerspec its;
-    memset(&its, 0, sizeof(its));
-    if (nanos == 0)
-        nanos = 1;
-    its.it_value.tv_sec = (time_t)(nanos / 1000000000u);
-    its.it_value.tv_nsec = (long)(nanos % 1000000000u);
-    if (timer_settime(deadline_timer, 0, &its, 0) != 0) {
-        int e = errno;
-        gaprun_deadline_disarm();
-        return -e;
-    }
-    return 0;
-}
-
-void gaprun_deadline_disarm(void)
-{
-    if (deadline_armed) {
-        timer_delete(deadline_timer);
-        deadline_armed = 0;
-    }
-}
-
-/* SIGINT: first Ctrl-C interrupts; a second one before GAP took the first
- * (it may be stuck in a kernel function) ends the process like a shell
- * would kill it. */
-static void on_sigint(int signo)
-{
-    (void)signo;
-    int saved = errno;
-    if (gaprun_is_initialized() &&
-        STATE(CurrExecStatFuncs) == IntrExecStatFuncs) {
-        static const char msg[] = "\ngaprun: interrupted twice, exiting\n";
-        ssize_t w = write(2, msg, sizeof(msg) - 1);
-        (void)w;
-        _exit(130);
-    }
-    gaprun_interrupt();
-    errno = saved;
-}
-
-int gaprun_sigint_install(void)
-{
-    struct sigaction sa;
-    memset(&sa, 0, sizeof(sa));
-    sa.sa_handler = on_sigint;
-    sigemptyset(&sa.sa_mask);
-    sa.sa_flags = SA_RESTART;
-    return sigaction(SIGINT, &sa, 0) == 0 ? 0 : -errno;
 }
 
 /* ---- view strings without line breaks ------------------------------------ */

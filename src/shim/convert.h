@@ -1,6 +1,6 @@
 /*
- * gaprun conversion and interrupt shim: typed access to GAP values for
- * src/convert.rs and deadlines/interrupts for src/interrupt.rs.
+ * gaprun conversion shim: typed access to GAP values for src/convert.rs
+ * (and GASMAN statistics for src/memory.rs).
  *
  * Same rule as gaprun_shim.h: anything that may allocate or raise enters GAP
  * (GAP_Enter/GAP_Leave) and returns a GAPRUN_* status; results come back
@@ -93,25 +93,6 @@ int gaprun_memory_get_stats(gaprun_memory_stats *out);
 /* View (print = 0) or print string of an object without GAP's line
  * breaking (formatting status off), for Display/Debug. */
 int gaprun_view_string_flat(gaprun_obj obj, int print, gaprun_obj *out);
-
-/* ---- interrupts --------------------------------------------------------- */
-
-/* Ask GAP to stop the running computation at its next statement, raising
- * "user interrupt". Async-signal-safe (GAP's own SIGINT handler does the
- * same); only call it on the GAP thread or from a signal handler. */
-void gaprun_interrupt(void);
-/* Forget an interrupt that was requested but not yet taken. */
-int gaprun_interrupt_clear(void);
-/* SIGINT handler for the command line: the first Ctrl-C interrupts, a
- * second one before GAP noticed the first exits with status 130. */
-int gaprun_sigint_install(void);
-/* Install the handler for `signo` that calls gaprun_interrupt(). */
-int gaprun_interrupt_install(int signo);
-/* Arm a one-shot timer that sends `signo` to the calling thread after
- * `nanos`; returns 0 or -errno. */
-int gaprun_deadline_arm(int signo, uint64_t nanos);
-/* Disarm and delete the timer armed by gaprun_deadline_arm. */
-void gaprun_deadline_disarm(void);
 
 #ifdef __cplusplus
 }

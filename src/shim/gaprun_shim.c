@@ -1,7 +1,8 @@
 /*
  * gaprun C shim: the only code in gaprun that enters GAP.
  *
- * Every entry point follows one pattern:
+ * Every entry point follows one pattern, written out where the body is long
+ * and through GAPRUN_PROTECTED (protected.h) where it is short:
  *
  *     int ok = GAP_Enter();      // setjmp: GAP errors come back here
  *     if (ok) { ... work ... }
@@ -24,6 +25,7 @@
 #include <unistd.h>
 
 #include "libgap-api.h"
+#include "protected.h"
 
 #include "ariths.h"
 #include "calls.h"
@@ -479,52 +481,34 @@ int gaprun_loop_string(const char * code, size_t len, int flags,
 int gaprun_global_get(const char * name, gaprun_obj * out)
 {
     *out = 0;
-    if (!initialized)
-        return GAPRUN_MISUSE;
-    int ok = GAP_Enter();
-    if (ok) {
+    GAPRUN_PROTECTED(
         *out = GAP_ValueGlobalVariable(name);
-    }
-    GAP_Leave();
-    return ok ? GAPRUN_OK : GAPRUN_ERROR;
+    );
 }
 
 int gaprun_global_set(const char * name, gaprun_obj value)
 {
-    if (!initialized)
-        return GAPRUN_MISUSE;
-    int ok = GAP_Enter();
-    if (ok) {
+    GAPRUN_PROTECTED(
         if (!GAP_CanAssignGlobalVariable(name)) {
             ErrorQuit("Variable: '%s' is read only", (Int)name, 0);
         }
         GAP_AssignGlobalVariable(name, (Obj)value);
-    }
-    GAP_Leave();
-    return ok ? GAPRUN_OK : GAPRUN_ERROR;
+    );
 }
 
 int gaprun_call(gaprun_obj func, size_t nargs, const gaprun_obj * args,
                 gaprun_obj * out)
 {
     *out = 0;
-    if (!initialized)
-        return GAPRUN_MISUSE;
-    int ok = GAP_Enter();
-    if (ok) {
+    GAPRUN_PROTECTED(
         *out = GAP_CallFuncArray((Obj)func, nargs, (Obj *)args);
-    }
-    GAP_Leave();
-    return ok ? GAPRUN_OK : GAPRUN_ERROR;
+    );
 }
 
 int gaprun_binop(int op, gaprun_obj a, gaprun_obj b, gaprun_obj * out)
 {
     *out = 0;
-    if (!initialized)
-        return GAPRUN_MISUSE;
-    int ok = GAP_Enter();
-    if (ok) {
+    GAPRUN_PROTECTED(
         Obj x = (Obj)a, y = (Obj)b, r = 0;
         switch (op) {
         case GAPRUN_OP_SUM: r = SUM(x, y); break;
@@ -538,18 +522,13 @@ int gaprun_binop(int op, gaprun_obj a, gaprun_obj b, gaprun_obj * out)
         default: ErrorQuit("gaprun: unknown operation %d", op, 0);
         }
         *out = r;
-    }
-    GAP_Leave();
-    return ok ? GAPRUN_OK : GAPRUN_ERROR;
+    );
 }
 
 int gaprun_compare(int op, gaprun_obj a, gaprun_obj b, int * out)
 {
     *out = 0;
-    if (!initialized)
-        return GAPRUN_MISUSE;
-    int ok = GAP_Enter();
-    if (ok) {
+    GAPRUN_PROTECTED(
         Obj x = (Obj)a, y = (Obj)b;
         switch (op) {
         case 0: *out = EQ(x, y) ? 1 : 0; break;
@@ -557,22 +536,15 @@ int gaprun_compare(int op, gaprun_obj a, gaprun_obj b, int * out)
         case 2: *out = IN(x, y) ? 1 : 0; break;
         default: ErrorQuit("gaprun: unknown comparison %d", op, 0);
         }
-    }
-    GAP_Leave();
-    return ok ? GAPRUN_OK : GAPRUN_ERROR;
+    );
 }
 
 int gaprun_make_string(const char * bytes, size_t len, gaprun_obj * out)
 {
     *out = 0;
-    if (!initialized)
-        return GAPRUN_MISUSE;
-    int ok = GAP_Enter();
-    if (ok) {
+    GAPRUN_PROTECTED(
         *out = MakeStringWithLen(bytes, len);
-    }
-    GAP_Leave();
-    return ok ? GAPRUN_OK : GAPRUN_ERROR;
+    );
 }
 
 int gaprun_string_bytes(gaprun_obj obj, const char ** bytes, size_t * len)
@@ -591,45 +563,30 @@ int gaprun_string_bytes(gaprun_obj obj, const char ** bytes, size_t * len)
 int gaprun_list_length(gaprun_obj list, size_t * out)
 {
     *out = 0;
-    if (!initialized)
-        return GAPRUN_MISUSE;
-    int ok = GAP_Enter();
-    if (ok) {
+    GAPRUN_PROTECTED(
         if (!GAP_IsList((Obj)list))
             ErrorQuit("gaprun: expected a list", 0, 0);
         *out = GAP_LenList((Obj)list);
-    }
-    GAP_Leave();
-    return ok ? GAPRUN_OK : GAPRUN_ERROR;
+    );
 }
 
 int gaprun_list_elm(gaprun_obj list, size_t pos, gaprun_obj * out)
 {
     *out = 0;
-    if (!initialized)
-        return GAPRUN_MISUSE;
-    int ok = GAP_Enter();
-    if (ok) {
+    GAPRUN_PROTECTED(
         if (!GAP_IsList((Obj)list))
             ErrorQuit("gaprun: expected a list", 0, 0);
         if (pos >= 1 && pos <= GAP_LenList((Obj)list))
             *out = GAP_ElmList((Obj)list, pos);
-    }
-    GAP_Leave();
-    return ok ? GAPRUN_OK : GAPRUN_ERROR;
+    );
 }
 
 int gaprun_make_int(int64_t value, gaprun_obj * out)
 {
     *out = 0;
-    if (!initialized)
-        return GAPRUN_MISUSE;
-    int ok = GAP_Enter();
-    if (ok) {
+    GAPRUN_PROTECTED(
         *out = GAP_NewObjIntFromInt((Int)value);
-    }
-    GAP_Leave();
-    return ok ? GAPRUN_OK : GAPRUN_ERROR;
+    );
 }
 
 int gaprun_int_value(gaprun_obj obj, int64_t * out)
@@ -645,12 +602,7 @@ int gaprun_int_value(gaprun_obj obj, int64_t * out)
 
 int gaprun_collect(int full)
 {
-    if (!initialized)
-        return GAPRUN_MISUSE;
-    int ok = GAP_Enter();
-    if (ok) {
+    GAPRUN_PROTECTED(
         GAP_CollectBags(full ? 1 : 0);
-    }
-    GAP_Leave();
-    return ok ? GAPRUN_OK : GAPRUN_ERROR;
+    );
 }

@@ -2,5 +2,6 @@
 #include "libgap-api.h"
 #include "gaprun_shim.h"
 #include "convert.h"
+#include "interrupt.h"
 #include "workspace.h"
 #include "gaprun_fork.h"

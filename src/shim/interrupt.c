@@ -1,0 +1,124 @@
+/*
+ * gaprun interrupt shim: stopping a running GAP computation from a signal
+ * handler on the GAP thread (deadlines, Ctrl-C, InterruptHandle) for
+ * src/interrupt.rs. See interrupt.h.
+ *
+ * SPDX-License-Identifier: GPL-2.0-or-later
+ */
+#define _GNU_SOURCE
+#include "interrupt.h"
+
+#include <errno.h>
+#include <signal.h>
+#include <string.h>
+#include <time.h>
+#include <unistd.h>
+#include <sys/syscall.h>
+
+#include "libgap-api.h"
+
+#include "gapstate.h"
+#include "stats.h"
+
+/* ---- interrupts ---------------------------------------------------------- */
+
+void gaprun_interrupt(void)
+{
+    if (gaprun_is_initialized())
+        InterruptExecStat();
+}
+
+int gaprun_interrupt_clear(void)
+{
+    if (!gaprun_is_initialized())
+        return GAPRUN_MISUSE;
+    /* what ClearError does first, without its messages */
+    STATE(CurrExecStatFuncs) = ExecStatFuncs;
+    return GAPRUN_OK;
+}
+
+static void on_interrupt_signal(int signo)
+{
+    (void)signo;
+    int saved = errno;
+    gaprun_interrupt();
+    errno = saved;
+}
+
+int gaprun_interrupt_install(int signo)
+{
+    struct sigaction sa;
+    memset(&sa, 0, sizeof(sa));
+    sa.sa_handler = on_interrupt_signal;
+    sigemptyset(&sa.sa_mask);
+    sa.sa_flags = SA_RESTART;
+    return sigaction(signo, &sa, 0) == 0 ? 0 : -errno;
+}
+
+static timer_t deadline_timer;
+static int     deadline_armed = 0;
+
+int gaprun_deadline_arm(int signo, uint64_t nanos)
+{
+    if (deadline_armed)
+        gaprun_deadline_disarm();
+    struct sigevent sev;
+    memset(&sev, 0, sizeof(sev));
+    /* deliver to this (the GAP) thread only, not to any thread of the
+     * process */
+    sev.sigev_notify = SIGEV_THREAD_ID;
+    sev.sigev_signo = signo;
+    sev._sigev_un._tid = (pid_t)syscall(SYS_gettid);
+    if (timer_create(CLOCK_MONOTONIC, &sev, &deadline_timer) != 0)
+        return -errno;
+    deadline_armed = 1;
+    struct itimerspec its;
+    memset(&its, 0, sizeof(its));
+    if (nanos == 0)
+        nanos = 1;
+    its.it_value.tv_sec = (time_t)(nanos / 1000000000u);
+    its.it_value.tv_nsec = (long)(nanos % 1000000000u);
+    if (timer_settime(deadline_timer, 0, &its, 0) != 0) {
+        int e = errno;
+        gaprun_deadline_disarm();
+        return -e;
+    }
+    return 0;
+}
+
+void gaprun_deadline_disarm(void)
+{
+    if (deadline_armed) {
+        timer_delete(deadline_timer);
+        deadline_armed = 0;
+    }
+}
+
+/* SIGINT: first Ctrl-C interrupts; a second one before GAP took the first
+ * (it may be stuck in a kernel function) ends the process like a shell
+ * would kill it. */
+static void on_sigint(int signo)
+{
+    (void)signo;
+    int saved = errno;
+    if (gaprun_is_initialized() &&
+        STATE(CurrExecStatFuncs) == IntrExecStatFuncs) {
+        static const char msg[] = "\ngaprun: interrupted twice, exiting\n";
+        ssize_t w = write(2, msg, sizeof(msg) - 1);
+        (void)w;
+        _exit(130);
+    }
+    gaprun_interrupt();
+    errno = saved;
+}
+
+int gaprun_sigint_install(void)
+{
+    struct sigaction sa;
+    memset(&sa, 0, sizeof(sa));
+    sa.sa_handler = on_sigint;
+    sigemptyset(&sa.sa_mask);
+    sa.sa_flags = SA_RESTART;
+    return sigaction(SIGINT, &sa, 0) == 0 ? 0 : -errno;
+}
+

@@ -1,0 +1,32 @@
+/*
+ * The one pattern by which shim functions enter GAP (internal header, not
+ * for bindgen).
+ *
+ * GAP reports errors with longjmp to the jump point GAP_Enter sets, so that
+ * point must live in the frame of the function called from Rust: this is a
+ * macro, expanded in that function, never a helper call. The body runs only
+ * when GAP is initialised; a GAP error inside it lands back here and the
+ * function returns GAPRUN_ERROR (the message is in gaprun_error_text()).
+ * The body must not `return` (GAP_Leave would be skipped).
+ *
+ * SPDX-License-Identifier: GPL-2.0-or-later
+ */
+#ifndef GAPRUN_PROTECTED_H
+#define GAPRUN_PROTECTED_H
+
+#include "gaprun_shim.h"
+#include "libgap-api.h"
+
+#define GAPRUN_PROTECTED(...)                                                \
+    do {                                                                     \
+        if (!gaprun_is_initialized())                                        \
+            return GAPRUN_MISUSE;                                            \
+        int gaprun_ok_ = GAP_Enter();                                        \
+        if (gaprun_ok_) {                                                    \
+            __VA_ARGS__                                                      \
+        }                                                                    \
+        GAP_Leave();                                                         \
+        return gaprun_ok_ ? GAPRUN_OK : GAPRUN_ERROR;                        \
+    } while (0)
+
+#endif /* GAPRUN_PROTECTED_H */
