@@ -47,8 +47,7 @@ fn ensure_handler() -> Result<()> {
 }
 
 /// Make `signum` interrupt GAP's running computation when it arrives on
-/// the GAP thread (used by the REPL and the session server for SIGINT and
-/// SIGALRM).
+/// the GAP thread (the REPL and the session server use it for SIGINT).
 pub fn install_interrupt_on(signum: i32) -> Result<()> {
     // SAFETY: installs an async-signal-safe handler (see src/shim/interrupt.c).
     match unsafe { sys::gaprun_interrupt_install(signum) } {

@@ -67,24 +67,6 @@ impl IntoGapArgs for Vec<GapObj<'_>> {
     }
 }
 
-fn call_raw<'gap>(
-    gap: &'gap Gap,
-    func: RawObj,
-    args: &[GapObj<'gap>],
-) -> Result<Option<GapObj<'gap>>> {
-    // the arguments stay rooted by `args` for the whole call
-    let raw: Vec<RawObj> = args.iter().map(|a| a.raw()).collect();
-    let mut out: RawObj = std::ptr::null_mut();
-    // SAFETY: every argument is rooted; the shim catches GAP errors (it
-    // also raises GAP's own error when `func` is not callable).
-    check(unsafe { sys::gaprun_call(func, raw.len(), raw.as_ptr(), &mut out) })?;
-    if out.is_null() {
-        Ok(None)
-    } else {
-        GapObj::from_raw(gap, out).map(Some)
-    }
-}
-
 impl Gap {
     /// A global GAP function by name (an error when it is unbound or not a
     /// function). Keep the handle to avoid looking it up on every call.
@@ -118,7 +100,9 @@ impl<'gap> GapObj<'gap> {
     pub fn call<R: FromGap<'gap>>(&self, args: impl IntoGapArgs) -> Result<R> {
         let gap = self.gap();
         let args = args.into_gap_args(gap)?;
-        match call_raw(gap, self.raw(), &args)? {
+        // the arguments stay rooted by `args` for the whole call
+        let raw: Vec<RawObj> = args.iter().map(|a| a.raw()).collect();
+        match crate::runtime::call_rooted(gap, self, &raw)? {
             Some(v) => R::from_gap(&v),
             None => R::from_no_value(),
         }

@@ -335,6 +335,31 @@ pub(crate) fn view_string_of(raw: RawObj, print: bool) -> Result<String> {
     Ok(String::from_utf8_lossy(&bytes).into_owned())
 }
 
+/// Call `func` with arguments whose handles the caller keeps alive (so
+/// they stay rooted for the whole call); `None` when it returned nothing.
+pub(crate) fn call_rooted<'gap>(
+    gap: &'gap Gap,
+    func: &GapObj<'_>,
+    rooted_args: &[RawObj],
+) -> Result<Option<GapObj<'gap>>> {
+    let mut out: RawObj = std::ptr::null_mut();
+    // SAFETY: `func` and every argument are rooted by handles the caller
+    // holds; the shim catches GAP errors (also "not a function").
+    check(unsafe {
+        sys::gaprun_call(
+            func.raw(),
+            rooted_args.len(),
+            rooted_args.as_ptr(),
+            &mut out,
+        )
+    })?;
+    if out.is_null() {
+        Ok(None)
+    } else {
+        GapObj::from_raw(gap, out).map(Some)
+    }
+}
+
 fn list_elm(list: RawObj, pos: usize) -> Result<RawObj> {
     let mut out: RawObj = std::ptr::null_mut();
     // SAFETY: `list` is rooted by the caller.
@@ -536,16 +561,7 @@ impl Gap {
     /// Call a GAP function; `None` when it returned nothing.
     pub fn call(&self, func: &GapObj<'_>, args: &[&GapObj<'_>]) -> Result<Option<GapObj<'_>>> {
         let raw_args: Vec<RawObj> = args.iter().map(|a| a.raw()).collect();
-        let mut out: RawObj = std::ptr::null_mut();
-        // SAFETY: all arguments are rooted by their handles.
-        check(unsafe {
-            sys::gaprun_call(func.raw(), raw_args.len(), raw_args.as_ptr(), &mut out)
-        })?;
-        if out.is_null() {
-            Ok(None)
-        } else {
-            GapObj::from_raw(self, out).map(Some)
-        }
+        call_rooted(self, func, &raw_args)
     }
 
     /// `LoadPackage(name)`: true when the package is (now) loaded.

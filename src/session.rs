@@ -160,18 +160,6 @@ pub fn transcript_entry(block: &str, output: &str) -> String {
     s
 }
 
-/// Install a handler for `signum` that makes GAP raise "user interrupt" at
-/// its next statement (Ctrl-C for SIGINT, eval deadlines for SIGALRM).
-pub fn install_interrupt_signal(signum: i32) -> Result<()> {
-    crate::interrupt::install_interrupt_on(signum)
-}
-
-/// Drop an interrupt that arrived after the last computation ended, so
-/// it does not hit the next one.
-pub fn clear_interrupt(gap: &Gap) {
-    let _ = gap.clear_interrupt();
-}
-
 /// GAP code for the helpers below, defined once per process.
 const HELPERS: &str = r#"
 if not IsBound(GAPRUN_RECORD_BLOCK) then

@@ -100,7 +100,7 @@ impl Helper for GapHelper {}
 
 /// Run the interactive session; returns the exit code.
 pub fn run(gap: &Gap, record: Option<&Path>) -> i32 {
-    if let Err(e) = session::install_interrupt_signal(libc::SIGINT) {
+    if let Err(e) = gaprun::interrupt::install_interrupt_on(libc::SIGINT) {
         eprintln!("gaprun: cannot install the Ctrl-C handler: {e}");
         return EXIT_USAGE;
     }
@@ -181,7 +181,7 @@ pub fn run(gap: &Gap, record: Option<&Path>) -> i32 {
         if let Some(helper) = rl.helper() {
             helper.learn(&code);
         }
-        session::clear_interrupt(gap);
+        let _ = gap.clear_interrupt();
         if let Some(file) = transcript.as_mut() {
             match session::run_block_like_test(gap, &code) {
                 Ok(out) => {

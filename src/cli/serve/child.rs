@@ -12,10 +12,10 @@ pub(super) fn session_child_start(options: gaprun::GapOptions, sock: &Path) -> i
             return EXIT_USAGE;
         }
     };
-    if session::install_interrupt_signal(libc::SIGINT).is_err()
-        || session::install_interrupt_signal(libc::SIGALRM).is_err()
-    {
-        eprintln!("gaprun: cannot install the interrupt handlers");
+    // `interrupt` requests arrive as SIGINT; eval timeouts use the API's
+    // deadline (gap.with_deadline).
+    if gaprun::interrupt::install_interrupt_on(libc::SIGINT).is_err() {
+        eprintln!("gaprun: cannot install the interrupt handler");
         return EXIT_USAGE;
     }
     let mut id = 0u64;
@@ -220,16 +220,13 @@ pub(super) fn eval_request(
         .get("timeout_ms")
         .and_then(Value::as_f64)
         .filter(|t| *t > 0.0);
-    session::clear_interrupt(gap);
-    if let Some(ms) = timeout_ms {
-        set_alarm(ms);
-    }
+    let _ = gap.clear_interrupt();
     let t0 = Instant::now();
-    let result = gap.eval(code);
+    let result = match timeout_ms {
+        Some(ms) => gap.with_deadline(Duration::from_secs_f64(ms / 1e3), |g| g.eval(code)),
+        None => gap.eval(code),
+    };
     let wall_ms = t0.elapsed().as_secs_f64() * 1e3;
-    if timeout_ms.is_some() {
-        set_alarm(0.0);
-    }
     let timed_out = timeout_ms.is_some_and(|ms| wall_ms >= ms);
     let statements = match result {
         Ok(s) => s,
@@ -292,23 +289,4 @@ pub(super) fn eval_request(
     answer.timed_out = answer.interrupted && timed_out;
     answer.rss_kb = rss_kb_of(statm);
     write_json(out, &answer);
-}
-
-/// Arm (or with 0, disarm) a one-shot SIGALRM after `ms` milliseconds;
-/// its handler interrupts GAP.
-pub(super) fn set_alarm(ms: f64) {
-    let us = (ms * 1000.0) as i64;
-    let tv = libc::timeval {
-        tv_sec: us / 1_000_000,
-        tv_usec: us % 1_000_000,
-    };
-    let it = libc::itimerval {
-        it_interval: libc::timeval {
-            tv_sec: 0,
-            tv_usec: 0,
-        },
-        it_value: tv,
-    };
-    // SAFETY: setitimer with valid pointers to plain structs.
-    unsafe { libc::setitimer(libc::ITIMER_REAL, &it, std::ptr::null_mut()) };
 }

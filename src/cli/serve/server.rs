@@ -133,28 +133,21 @@ impl Server {
 
     /// Wait until session `id` has connected (or `timeout` passes).
     pub(super) fn wait_registered(&self, id: u64, timeout: Duration) -> bool {
-        let deadline = Instant::now() + timeout;
-        let mut t = self.lock();
-        while !t.sessions.contains_key(&id) {
-            let now = Instant::now();
-            if now >= deadline {
-                return false;
-            }
-            t = self
-                .registered
-                .wait_timeout(t, deadline - now)
-                .unwrap_or_else(|p| p.into_inner())
-                .0;
-        }
-        true
+        self.wait_table(timeout, |t| t.sessions.contains_key(&id))
     }
 
     /// Wait while session `id` is being forked and has not connected;
     /// false if it still has not after `timeout`.
     pub(super) fn wait_forked(&self, id: u64, timeout: Duration) -> bool {
+        self.wait_table(timeout, |t| !t.forking.contains(&id))
+    }
+
+    /// Wait (woken whenever a session registers) until `done` holds for the
+    /// session table; false when `timeout` passes first.
+    fn wait_table(&self, timeout: Duration, done: impl Fn(&Table) -> bool) -> bool {
         let deadline = Instant::now() + timeout;
         let mut t = self.lock();
-        while t.forking.contains(&id) {
+        while !done(&t) {
             let now = Instant::now();
             if now >= deadline {
                 return false;
