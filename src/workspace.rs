@@ -353,12 +353,6 @@ enum Problem {
     Stale(String),
 }
 
-fn single_threaded() -> bool {
-    fs::read_dir("/proc/self/task")
-        .map(|d| d.count() == 1)
-        .unwrap_or(false)
-}
-
 fn elapsed_ms(start: Instant) -> u64 {
     start.elapsed().as_millis() as u64
 }
@@ -450,7 +444,7 @@ fn resolve(
             p.workspace.display()
         ));
     }
-    if !single_threaded() {
+    if crate::fork::thread_count().ok() != Some(1) {
         return (
             options,
             done(

@@ -57,57 +57,34 @@ pub fn run(gap: &GapArgs, args: &InfoArgs) -> i32 {
     println!("GAP roots: {}", roots.join(";"));
     println!();
     println!("Machine ({:?}):", facts.platform);
-    let show = |name: &str, value: Option<u64>, source: &str| {
-        let v = value.map(format_bytes).unwrap_or_else(|| "unknown".into());
+    let show = |name: &str, value: Option<String>, source: &str| {
+        let v = value.unwrap_or_else(|| "unknown".into());
         println!("  {name:<22} {v:<12} ({source})");
     };
-    show("RAM", facts.total_ram.get(), &facts.total_ram.source);
+    for (name, fact) in [
+        ("RAM", &facts.total_ram),
+        ("available RAM", &facts.available_ram),
+        ("free swap", &facts.free_swap),
+        ("commit limit", &facts.commit_limit),
+        ("committed", &facts.committed_as),
+        ("cgroup memory.max", &facts.cgroup_memory_max),
+        ("RLIMIT_AS", &facts.rlimit_as),
+        ("RLIMIT_DATA", &facts.rlimit_data),
+    ] {
+        show(name, fact.get().map(format_bytes), &fact.source);
+    }
     show(
-        "available RAM",
-        facts.available_ram.get(),
-        &facts.available_ram.source,
-    );
-    show("free swap", facts.free_swap.get(), &facts.free_swap.source);
-    show(
-        "commit limit",
-        facts.commit_limit.get(),
-        &facts.commit_limit.source,
-    );
-    show(
-        "committed",
-        facts.committed_as.get(),
-        &facts.committed_as.source,
-    );
-    show(
-        "cgroup memory.max",
-        facts.cgroup_memory_max.get(),
-        &facts.cgroup_memory_max.source,
-    );
-    show("RLIMIT_AS", facts.rlimit_as.get(), &facts.rlimit_as.source);
-    show(
-        "RLIMIT_DATA",
-        facts.rlimit_data.get(),
-        &facts.rlimit_data.source,
-    );
-    println!(
-        "  {:<22} {:<12} ({})",
         "overcommit mode",
-        facts
-            .overcommit_memory
-            .get()
-            .map(|m| m.to_string())
-            .unwrap_or_else(|| "unknown".into()),
-        facts.overcommit_memory.source
+        facts.overcommit_memory.get().map(|m| m.to_string()),
+        &facts.overcommit_memory.source,
     );
-    println!(
-        "  {:<22} {:<12} ({})",
+    show(
         "transparent hugepages",
         facts
             .transparent_hugepages
-            .value
-            .map(|m| format!("{m:?}").to_lowercase())
-            .unwrap_or_else(|| "unknown".into()),
-        facts.transparent_hugepages.source
+            .get()
+            .map(|m| format!("{m:?}").to_lowercase()),
+        &facts.transparent_hugepages.source,
     );
     println!("  {:<22} {}", "pool hook", facts.hook_available);
     println!("  {:<22} {}", "planned workers", facts.planned_workers);
