@@ -260,10 +260,6 @@ int gaprun_error_capture(int on)
     return GAPRUN_OK;
 }
 
-uint64_t gaprun_error_count(void)
-{
-    return error_count;
-}
 
 /* ---- evaluation --------------------------------------------------------- */
 

@@ -54,9 +54,6 @@ void gaprun_error_clear(void);
 /* 1: capture error messages (library use); 0: let GAP print them on stderr
  * itself, as `gap` does (command-line use). */
 int gaprun_error_capture(int on);
-/* Number of GAP errors raised since start-up (counted by GAP's
- * JumpToCatchCallback). */
-uint64_t gaprun_error_count(void);
 
 /* ---- evaluation -------------------------------------------------------- */
 

@@ -281,9 +281,6 @@ extern "C" {
     pub fn gaprun_error_capture(on: ::std::os::raw::c_int) -> ::std::os::raw::c_int;
 }
 extern "C" {
-    pub fn gaprun_error_count() -> u64;
-}
-extern "C" {
     pub fn gaprun_eval_capture(
         code: *const ::std::os::raw::c_char,
         len: usize,
