@@ -45,14 +45,21 @@ static void on_interrupt_signal(int signo)
     errno = saved;
 }
 
-int gaprun_interrupt_install(int signo)
+/* Install `handler` for `signo` (restarting interrupted system calls);
+ * 0 or -errno. */
+static int install_handler(int signo, void (*handler)(int))
 {
     struct sigaction sa;
     memset(&sa, 0, sizeof(sa));
-    sa.sa_handler = on_interrupt_signal;
+    sa.sa_handler = handler;
     sigemptyset(&sa.sa_mask);
     sa.sa_flags = SA_RESTART;
     return sigaction(signo, &sa, 0) == 0 ? 0 : -errno;
+}
+
+int gaprun_interrupt_install(int signo)
+{
+    return install_handler(signo, on_interrupt_signal);
 }
 
 static timer_t deadline_timer;
@@ -114,11 +121,6 @@ static void on_sigint(int signo)
 
 int gaprun_sigint_install(void)
 {
-    struct sigaction sa;
-    memset(&sa, 0, sizeof(sa));
-    sa.sa_handler = on_sigint;
-    sigemptyset(&sa.sa_mask);
-    sa.sa_flags = SA_RESTART;
-    return sigaction(SIGINT, &sa, 0) == 0 ? 0 : -errno;
+    return install_handler(SIGINT, on_sigint);
 }
 
