@@ -8,5 +8,5 @@
 # Do not run it while other heavy jobs run: mode 2 affects the whole machine.
 set -euo pipefail
 cd "$(dirname "$0")/.."
-GAPRUN_POOL_BENCH=1 GAPRUN_POOL_BENCH_FORKS="${1:-32}" \
+GAPRUN_TEST_STRICT_OVERCOMMIT=1 GAPRUN_POOL_BENCH=1 GAPRUN_POOL_BENCH_FORKS="${1:-32}" \
     cargo test --release --quiet --test pool_commit 2>/dev/null
