@@ -14,6 +14,7 @@ pub mod convert;
 pub mod error;
 pub mod fork;
 pub mod interrupt;
+pub mod json_text;
 pub mod memory;
 pub mod obj;
 pub mod ops;
