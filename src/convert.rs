@@ -21,7 +21,7 @@
 //! | `BTreeMap<String, T>`, `HashMap<String, T>` | plain records |
 //! | [`Permutation`] | permutations (image lists, 1-based as in GAP) |
 //! | [`ViewString`] | anything, as GAP views it (finite field elements, cyclotomics …) |
-//! | `serde_json::Value` | JSON-shaped values (`null` ↔ `fail`) |
+//! | `serde_json::Value` | JSON-shaped values (`null` ↔ `fail`; into GAP: integers exact at any size, `{"base64": "…"}` → the string of those bytes) |
 //! | [`GapObj`] | itself |
 //!
 //! Serde structs go through JSON: [`Gap::serde_value`] and
@@ -41,6 +41,7 @@
 //! ```
 
 use crate::error::{Error, Result};
+use crate::json_text;
 use crate::obj::{GapObj, RawObj};
 use crate::runtime::{check, string_bytes, Gap};
 use crate::sys;
@@ -854,6 +855,16 @@ impl IntoGap for std::ops::RangeInclusive<i64> {
 
 // ---- records -----------------------------------------------------------------
 
+/// A name GAP accepts for a record component.
+fn record_name(name: &str) -> Result<()> {
+    if name.is_empty() {
+        return Err(Error::InvalidArgument(
+            "a record name must not be empty".into(),
+        ));
+    }
+    Ok(())
+}
+
 fn record_to_gap<'gap, 'a, T: IntoGap + 'a>(
     gap: &'gap Gap,
     entries: impl Iterator<Item = (&'a String, &'a T)>,
@@ -863,11 +874,7 @@ fn record_to_gap<'gap, 'a, T: IntoGap + 'a>(
     check(unsafe { sys::gaprun_make_record(&mut out) })?;
     let rec = root(gap, out)?;
     for (name, value) in entries {
-        if name.is_empty() {
-            return Err(Error::InvalidArgument(
-                "a record name must not be empty".into(),
-            ));
-        }
+        record_name(name)?;
         let v = value.to_gap(gap)?;
         // SAFETY: both objects are rooted; the name is a valid byte range.
         check(unsafe {
@@ -939,24 +946,71 @@ impl IntoGap for Permutation {
 
 // ---- JSON and serde ------------------------------------------------------------------
 
+/// A JSON number as GAP holds it. JSON text without a fraction or exponent
+/// is an integer, kept exact at any size (`18446744073709551616` stays an
+/// integer: serde_json's `arbitrary_precision` keeps the digits as
+/// written); anything else is a machine float, which must be finite.
+#[derive(Debug, Clone, PartialEq)]
+pub enum JsonNumber {
+    Int(BigInt),
+    Float(f64),
+}
+
+impl JsonNumber {
+    /// Read a JSON number; `Err` for a float beyond `f64` (`1e400`).
+    pub fn parse(n: &serde_json::Number) -> Result<JsonNumber> {
+        let text = n.to_string();
+        if let Ok(i) = text.parse::<BigInt>() {
+            return Ok(JsonNumber::Int(i));
+        }
+        match text.parse::<f64>() {
+            Ok(f) if f.is_finite() => Ok(JsonNumber::Float(f)),
+            _ => Err(Error::Conversion(format!(
+                "the number {text} does not fit a machine float"
+            ))),
+        }
+    }
+}
+
+/// Check, without GAP, that a JSON value converts to a GAP object: numbers
+/// fit (see [`JsonNumber`]), `{"base64": …}` objects decode, record names
+/// are not empty. The same rules [`IntoGap`] applies, so a caller can
+/// reject bad input before it starts GAP.
+pub fn check_json(v: &serde_json::Value) -> Result<()> {
+    use serde_json::Value;
+    match v {
+        Value::Null | Value::Bool(_) | Value::String(_) => Ok(()),
+        Value::Number(n) => JsonNumber::parse(n).map(drop),
+        Value::Array(items) => items.iter().try_for_each(check_json),
+        Value::Object(map) => match json_text::value_bytes(v) {
+            Some(bytes) => bytes.map(drop).map_err(Error::Conversion),
+            None => map.iter().try_for_each(|(name, value)| {
+                record_name(name)?;
+                check_json(value)
+            }),
+        },
+    }
+}
+
+/// JSON → GAP: `null` → `fail`, booleans, numbers as [`JsonNumber`] says,
+/// strings, `{"base64": "…"}` → the GAP string of those bytes (see
+/// [`crate::json_text`]), arrays → lists, other objects → records.
 impl IntoGap for serde_json::Value {
     fn to_gap<'gap>(&self, gap: &'gap Gap) -> Result<GapObj<'gap>> {
         use serde_json::Value;
         match self {
             Value::Null => None::<bool>.to_gap(gap),
             Value::Bool(b) => b.to_gap(gap),
-            Value::Number(n) => {
-                if let Some(i) = n.as_i64() {
-                    i.to_gap(gap)
-                } else if let Some(u) = n.as_u64() {
-                    u.to_gap(gap)
-                } else {
-                    n.as_f64().unwrap_or(f64::NAN).to_gap(gap)
-                }
-            }
+            Value::Number(n) => match JsonNumber::parse(n)? {
+                JsonNumber::Int(i) => i.to_gap(gap),
+                JsonNumber::Float(f) => f.to_gap(gap),
+            },
             Value::String(s) => s.to_gap(gap),
             Value::Array(items) => items.to_gap(gap),
-            Value::Object(map) => record_to_gap(gap, map.iter()),
+            Value::Object(map) => match json_text::value_bytes(self) {
+                Some(bytes) => bytes_to_gap(gap, &bytes.map_err(Error::Conversion)?),
+                None => record_to_gap(gap, map.iter()),
+            },
         }
     }
 }

@@ -38,6 +38,7 @@ use nix::unistd::{dup2, fork, pipe, ForkResult, Pid};
 use serde::{Deserialize, Serialize};
 use std::io::Write;
 use std::os::fd::{AsFd, AsRawFd, OwnedFd};
+use std::os::unix::ffi::OsStrExt;
 use std::path::PathBuf;
 use std::time::{Duration, Instant};
 
@@ -91,8 +92,10 @@ pub enum TaskKind {
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Task {
     pub kind: TaskKind,
-    /// Globals bound before the task runs: (name, GAP expression).
-    pub vars: Vec<(String, String)>,
+    /// Globals bound before the task runs: (name, value), each value
+    /// converted to a GAP object as [`crate::convert`] converts JSON
+    /// (integers exact, `{"base64": …}` byte strings) — never GAP source.
+    pub vars: Vec<(String, serde_json::Value)>,
     /// Overrides [`ForkOptions::timeout`].
     pub timeout: Option<Duration>,
     /// Overrides [`ForkOptions::memory_limit`].
@@ -441,7 +444,8 @@ impl<'gap> ForkPool<'gap> {
                     truncated: false,
                     start,
                     deadline: timeout.map(|t| start + t),
-                    rss_ceiling: memory_limit.map(|m| parent_rss + m.saturating_mul(2)),
+                    rss_ceiling: memory_limit
+                        .map(|m| parent_rss.saturating_add(m.saturating_mul(2))),
                     killed: None,
                     reaped: false,
                 })
@@ -696,8 +700,9 @@ fn emit(to_stderr: bool, text: &str) {
     }
 }
 
-/// A valid GAP identifier (no keywords check: GAP reports those itself).
-fn is_identifier(name: &str) -> bool {
+/// A valid GAP identifier as far as its characters go (keywords are
+/// checked by GAP's `IsValidIdentifier` when the variable is bound).
+pub fn is_identifier(name: &str) -> bool {
     !name.is_empty()
         && !name.chars().all(|c| c.is_ascii_digit())
         && name
@@ -705,21 +710,22 @@ fn is_identifier(name: &str) -> bool {
             .all(|c| c.is_ascii_alphanumeric() || c == '_' || c == '@')
 }
 
-/// A GAP string literal with these bytes.
-pub fn gap_string_literal(s: &str) -> String {
-    let mut out = String::with_capacity(s.len() + 2);
+/// A GAP string literal with exactly these bytes (any bytes: a file name
+/// need not be UTF-8). Bytes outside printable ASCII become GAP's octal
+/// escapes (`\377`), so the literal is ASCII text.
+pub fn gap_string_literal(bytes: impl AsRef<[u8]>) -> String {
+    let bytes = bytes.as_ref();
+    let mut out = String::with_capacity(bytes.len() + 2);
     out.push('"');
-    for c in s.chars() {
-        match c {
-            '"' => out.push_str("\\\""),
-            '\\' => out.push_str("\\\\"),
-            '\n' => out.push_str("\\n"),
-            '\t' => out.push_str("\\t"),
-            '\r' => out.push_str("\\r"),
-            c if (c as u32) < 0x20 || c as u32 == 0x7f => {
-                out.push_str(&format!("\\{:03o}", c as u32));
-            }
-            c => out.push(c),
+    for &b in bytes {
+        match b {
+            b'"' => out.push_str("\\\""),
+            b'\\' => out.push_str("\\\\"),
+            b'\n' => out.push_str("\\n"),
+            b'\t' => out.push_str("\\t"),
+            b'\r' => out.push_str("\\r"),
+            0x20..=0x7e => out.push(char::from(b)),
+            _ => out.push_str(&format!("\\{b:03o}")),
         }
     }
     out.push('"');
@@ -735,17 +741,9 @@ fn run_task(gap: &Gap, task: &Task) -> ChildReport {
         }
         report.error.get_or_insert(message);
     };
-    for (name, expr) in &task.vars {
-        if !is_identifier(name) {
-            note_error(&mut report, format!("`{name}` is not a GAP variable name"));
-            return report;
-        }
-        if let Err(e) = eval_statements(gap, &format!("{name} := {expr};;"), &mut report) {
-            note_error(&mut report, format!("cannot bind `{name}`: {e}"));
-        }
-        if report.errors > 0 {
-            let msg = report.error.take().unwrap_or_default();
-            report.error = Some(format!("binding `{name}`: {msg}"));
+    for (name, value) in &task.vars {
+        if let Err(e) = bind_var(gap, name, value) {
+            note_error(&mut report, format!("binding `{name}`: {e}"));
             return report;
         }
     }
@@ -776,7 +774,8 @@ fn run_task(gap: &Gap, task: &Task) -> ChildReport {
             }
         }
         TaskKind::Test(path) => {
-            let code = format!("Test({});", gap_string_literal(&path.display().to_string()));
+            // The path's bytes as they are: a file name need not be UTF-8.
+            let code = format!("Test({});", gap_string_literal(path.as_os_str().as_bytes()));
             match eval_statements(gap, &code, &mut report) {
                 Ok(()) if report.errors == 0 => {
                     report.test_passed = Some(report.view.as_deref() == Some("true"));
@@ -787,6 +786,20 @@ fn run_task(gap: &Gap, task: &Task) -> ChildReport {
         }
     }
     report
+}
+
+/// Bind the global `name` to `value` converted to a GAP object (no GAP
+/// source is generated, so a string value can never run as code).
+fn bind_var(gap: &Gap, name: &str, value: &serde_json::Value) -> Result<()> {
+    let valid = is_identifier(name)
+        && gap.eval_as::<bool>(&format!("IsValidIdentifier({});", gap_string_literal(name)))?;
+    if !valid {
+        return Err(Error::InvalidArgument(format!(
+            "`{name}` is not a GAP variable name"
+        )));
+    }
+    let obj = gap.value(value)?;
+    gap.set_global(name, &obj)
 }
 
 /// Evaluate statements, printing their output and errors on this child's
@@ -829,6 +842,7 @@ mod tests {
     fn string_literals_escape_what_gap_needs() {
         assert_eq!(gap_string_literal("a\"b\\c\nd"), "\"a\\\"b\\\\c\\nd\"");
         assert_eq!(gap_string_literal("\u{1}"), "\"\\001\"");
+        assert_eq!(gap_string_literal(b"\xffa\x80"), "\"\\377a\\200\"");
     }
 
     #[test]

@@ -1,7 +1,22 @@
-//! Memory sizes as GAP's command line writes them (`512m`, `3g`, `4096k`).
+//! Numbers as users write them on the command line and in batch lines:
+//! memory sizes as GAP's command line writes them (`512m`, `3g`, `4096k`),
+//! durations in seconds, worker counts. Every parser here returns a clear
+//! message instead of overflowing or panicking, whatever the text.
+
+use std::time::Duration;
+
+/// The largest size accepted (1 PiB): more than any machine's address space
+/// (x86-64 and arm64 user space is 128 TiB to 4 PiB), and small enough that
+/// GAP's own arithmetic on it (kilobytes × 1024, twice the limit, limit plus
+/// resident memory) cannot overflow 64 bits.
+pub const MAX_SIZE: u64 = 1 << 50;
+
+/// The longest timeout accepted (one year): a longer one is a typo, and
+/// deadlines computed from it (`Instant + timeout`) stay far from overflow.
+pub const MAX_TIMEOUT_SECS: f64 = 365.0 * 24.0 * 3600.0;
 
 /// Parse a size with an optional `k`/`m`/`g`/`t` suffix (any case, powers
-/// of 1024; no suffix means bytes, as GAP reads it).
+/// of 1024; no suffix means bytes, as GAP reads it). At most [`MAX_SIZE`].
 pub fn parse_size(text: &str) -> Result<u64, String> {
     let t = text.trim();
     let not_a_size = || format!("`{text}` is not a size (use e.g. 512m, 3g)");
@@ -15,9 +30,56 @@ pub fn parse_size(text: &str) -> Result<u64, String> {
     if digits.is_empty() || !digits.bytes().all(|b| b.is_ascii_digit()) {
         return Err(not_a_size());
     }
-    let n: u64 = digits.parse().map_err(|_| not_a_size())?;
+    // Digits only, so the only way `parse` fails is overflow.
+    let too_large = || format!("`{text}` is too large (at most {})", format_bytes(MAX_SIZE));
+    let n: u64 = digits.parse().map_err(|_| too_large())?;
     n.checked_mul(mult)
-        .ok_or_else(|| format!("`{text}` is too large"))
+        .and_then(check_size)
+        .ok_or_else(too_large)
+}
+
+/// `bytes` when it is at most [`MAX_SIZE`] (for sizes given as plain
+/// numbers, e.g. a batch line's `"memory_limit": 1048576`).
+pub fn check_size(bytes: u64) -> Option<u64> {
+    (bytes <= MAX_SIZE).then_some(bytes)
+}
+
+/// A timeout in seconds (`2`, `0.5`, `1e3`): positive, finite and at most
+/// [`MAX_TIMEOUT_SECS`]; the error says which rule `text` broke.
+pub fn parse_seconds(text: &str) -> Result<Duration, String> {
+    let v: f64 = text
+        .trim()
+        .parse()
+        .map_err(|_| format!("timeout `{text}` is not a number of seconds"))?;
+    seconds(v).map_err(|why| format!("timeout `{text}`: {why}"))
+}
+
+/// A timeout of `v` seconds under the rules of [`parse_seconds`]; the error
+/// is the broken rule alone ("timeout too large (at most …)").
+pub fn seconds(v: f64) -> Result<Duration, String> {
+    if v.is_nan() || v <= 0.0 {
+        return Err("the timeout must be a positive number of seconds".into());
+    }
+    if v > MAX_TIMEOUT_SECS {
+        return Err(format!(
+            "timeout too large (at most {MAX_TIMEOUT_SECS} seconds, one year)"
+        ));
+    }
+    // Finite and in range: `from_secs_f64` cannot panic here.
+    Ok(Duration::from_secs_f64(v))
+}
+
+/// A worker count (`-j N`): a whole number, at least 1. A count above the
+/// number of tasks is harmless (no more workers than tasks are started).
+pub fn parse_jobs(text: &str) -> Result<usize, String> {
+    match text.trim().parse::<u64>() {
+        Ok(0) => Err("-j must be at least 1".into()),
+        Ok(n) => Ok(usize::try_from(n).unwrap_or(usize::MAX)),
+        Err(_) if !text.is_empty() && text.trim().bytes().all(|b| b.is_ascii_digit()) => {
+            Ok(usize::MAX)
+        }
+        Err(_) => Err(format!("-j `{text}` is not a whole number of workers")),
+    }
 }
 
 /// Render bytes as a GAP flag value: whole KiB with GAP's `k` suffix, or
@@ -62,5 +124,68 @@ mod tests {
         assert_eq!(gap_flag_value(1), "1k");
         assert_eq!(gap_flag_value(0), "0");
         assert!(parse_size("+5").is_err());
+        assert_eq!(parse_size("1024t").unwrap(), MAX_SIZE);
+        assert!(parse_size("1025t").unwrap_err().contains("too large"));
+        assert!(parse_size("18446744073709551615").is_err());
+    }
+
+    #[test]
+    fn timeouts() {
+        assert_eq!(parse_seconds("2").unwrap(), Duration::from_secs(2));
+        assert_eq!(parse_seconds("0.5").unwrap(), Duration::from_millis(500));
+        for bad in ["1e20", "1e300", "inf", "1e400"] {
+            assert!(
+                parse_seconds(bad).unwrap_err().contains("too large"),
+                "{bad}"
+            );
+        }
+        for bad in ["0", "-1", "nan", "NaN", "-inf", "abc", ""] {
+            assert!(parse_seconds(bad).is_err(), "{bad}");
+        }
+    }
+
+    #[test]
+    fn jobs() {
+        assert_eq!(parse_jobs("4").unwrap(), 4);
+        assert!(parse_jobs("0").is_err());
+        assert!(parse_jobs("-1").is_err());
+        assert!(parse_jobs("x").is_err());
+        assert_eq!(parse_jobs("99999999999999999999999").unwrap(), usize::MAX);
+    }
+
+    proptest::proptest! {
+        /// No text makes a parser panic; what they accept is in range.
+        #[test]
+        fn parsers_never_panic(text in ".{0,40}") {
+            if let Ok(n) = parse_size(&text) {
+                proptest::prop_assert!(n <= MAX_SIZE);
+            }
+            if let Ok(d) = parse_seconds(&text) {
+                proptest::prop_assert!(d > Duration::ZERO);
+                proptest::prop_assert!(d.as_secs_f64() <= MAX_TIMEOUT_SECS);
+            }
+            if let Ok(j) = parse_jobs(&text) {
+                proptest::prop_assert!(j >= 1);
+            }
+        }
+
+        /// Number-like text (digits, signs, exponents, suffixes) reaches the
+        /// arithmetic paths that random text rarely does.
+        #[test]
+        fn number_like_text_never_panics(
+            text in "[-+]?[0-9]{0,25}(\\.[0-9]{0,5})?([eE][-+]?[0-9]{1,4})?[kKmMgGtT]?"
+        ) {
+            let _ = parse_size(&text);
+            let _ = parse_seconds(&text);
+            let _ = parse_jobs(&text);
+        }
+
+        /// Any float: `seconds` never panics, and accepts exactly the
+        /// positive values up to the maximum.
+        #[test]
+        fn any_float_is_a_timeout_or_an_error(v in proptest::num::f64::ANY) {
+            let ok = v > 0.0 && v <= MAX_TIMEOUT_SECS;
+            proptest::prop_assert_eq!(seconds(v).is_ok(), ok);
+        }
     }
 }

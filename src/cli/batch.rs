@@ -15,12 +15,16 @@ use super::script::start_gap;
 use super::workers::{progress, InOrder, PoolArgs};
 use super::{GapArgs, EXIT_USAGE};
 use clap::Args;
-use gaprun::fork::{gap_string_literal, signal_name, ForkPool, Task, TaskKind, TaskResult};
-use gaprun::size::parse_size;
-use serde::{Deserialize, Serialize};
+use gaprun::convert::check_json;
+use gaprun::fork::{is_identifier, signal_name, ForkPool, Task, TaskKind, TaskResult};
+use gaprun::json_text::value_bytes;
+use gaprun::size::{check_size, format_bytes, parse_size, seconds, MAX_SIZE};
+use serde::Serialize;
 use serde_json::Value;
+use std::ffi::OsString;
 use std::io::{BufRead, Write};
-use std::path::PathBuf;
+use std::os::unix::ffi::OsStringExt;
+use std::path::{Path, PathBuf};
 use std::time::Duration;
 
 #[derive(Args, Debug)]
@@ -33,19 +37,59 @@ pub struct BatchArgs {
     pub tasks: PathBuf,
 }
 
-/// One input line.
-#[derive(Deserialize, Debug)]
-#[serde(deny_unknown_fields)]
+/// The fields of one input line, each checked by `parse_line`.
+#[derive(Default)]
 struct TaskLine {
-    #[serde(default)]
     id: Option<Value>,
     code: Option<String>,
     file: Option<PathBuf>,
     test: Option<PathBuf>,
-    #[serde(default)]
-    vars: serde_json::Map<String, Value>,
-    timeout: Option<f64>,
+    vars: Option<Value>,
+    timeout: Option<Value>,
     memory_limit: Option<Value>,
+}
+
+const FIELDS: &str = "id, code, file, test, vars, timeout, memory_limit";
+
+impl TaskLine {
+    /// Sort a line's fields, so that every error names its field.
+    fn from_object(map: serde_json::Map<String, Value>) -> Result<TaskLine, String> {
+        let mut line = TaskLine::default();
+        for (key, value) in map {
+            match key.as_str() {
+                "id" => line.id = Some(value),
+                "code" => match value {
+                    Value::String(code) => line.code = Some(code),
+                    other => {
+                        return Err(format!(
+                            "\"code\" must be a string of GAP statements, not {}",
+                            json_kind(&other)
+                        ))
+                    }
+                },
+                "file" => line.file = Some(path_field("file", &value)?),
+                "test" => line.test = Some(path_field("test", &value)?),
+                "vars" => line.vars = Some(value),
+                "timeout" => line.timeout = Some(value),
+                "memory_limit" => line.memory_limit = Some(value),
+                other => return Err(format!("unknown field `{other}` (fields: {FIELDS})")),
+            }
+        }
+        Ok(line)
+    }
+}
+
+/// A path field: a JSON string, or `{"base64": "…"}` for a file name that
+/// is not UTF-8 (paths are bytes; see `gaprun::json_text`).
+fn path_field(field: &str, v: &Value) -> Result<PathBuf, String> {
+    match value_bytes(v) {
+        Some(Ok(bytes)) => Ok(PathBuf::from(OsString::from_vec(bytes))),
+        Some(Err(e)) => Err(format!("\"{field}\": {e}")),
+        None => Err(format!(
+            "\"{field}\" must be a path (a string or {{\"base64\": …}}), not {}",
+            json_kind(v)
+        )),
+    }
 }
 
 /// One output line (the stable schema).
@@ -67,71 +111,99 @@ struct ResultLine<'a> {
     output_truncated: bool,
 }
 
-/// A GAP expression for a JSON value: numbers, strings, booleans, `null`
-/// (GAP's `fail`), arrays (lists) and objects (records).
-pub fn json_to_gap(v: &Value) -> String {
-    match v {
-        Value::Null => "fail".into(),
-        Value::Bool(b) => b.to_string(),
-        Value::Number(n) => {
-            if n.is_i64() || n.is_u64() {
-                n.to_string()
-            } else {
-                let f = n.as_f64().unwrap_or(f64::NAN);
-                let s = format!("{f:?}");
-                // GAP's float literals need a `.` before an exponent.
-                match s.split_once('e') {
-                    Some((m, e)) if !m.contains('.') => format!("{m}.0e{e}"),
-                    _ => s,
-                }
-            }
-        }
-        Value::String(s) => gap_string_literal(s),
-        Value::Array(items) => {
-            let inner: Vec<String> = items.iter().map(json_to_gap).collect();
-            format!("[ {} ]", inner.join(", "))
-        }
-        Value::Object(map) => {
-            let inner: Vec<String> = map
-                .iter()
-                .map(|(k, v)| format!("({}) := {}", gap_string_literal(k), json_to_gap(v)))
-                .collect();
-            format!("rec( {} )", inner.join(", "))
-        }
+/// A file a `file` or `test` task names must be readable and not a folder,
+/// checked up front as `gaprun run` checks its files (exit 2).
+fn check_task_file(path: &Path) -> Result<(), String> {
+    if let Err(e) = std::fs::File::open(path) {
+        return Err(format!("cannot read {}: {e}", path.display()));
     }
+    if path.is_dir() {
+        return Err(format!("{} is a folder, not a GAP file", path.display()));
+    }
+    Ok(())
 }
 
 fn parse_line(text: &str) -> Result<(Option<Value>, Task), String> {
-    let line: TaskLine = serde_json::from_str(text).map_err(|e| e.to_string())?;
+    let json: Value = serde_json::from_str(text).map_err(|e| e.to_string())?;
+    let Value::Object(map) = json else {
+        return Err(format!("a task is a JSON object, not {}", json_kind(&json)));
+    };
+    let line = TaskLine::from_object(map)?;
+    match &line.id {
+        None | Some(Value::Null | Value::String(_) | Value::Number(_)) => {}
+        Some(other) => {
+            return Err(format!(
+                "\"id\" must be a string or a number, not {}",
+                json_kind(other)
+            ))
+        }
+    }
     let kind = match (line.code, line.file, line.test) {
         (Some(c), None, None) => TaskKind::Code(c),
-        (None, Some(f), None) => TaskKind::File(f),
-        (None, None, Some(t)) => TaskKind::Test(std::path::absolute(&t).unwrap_or(t)),
+        (None, Some(f), None) => {
+            check_task_file(&f)?;
+            TaskKind::File(f)
+        }
+        (None, None, Some(t)) => {
+            check_task_file(&t)?;
+            TaskKind::Test(std::path::absolute(&t).unwrap_or(t))
+        }
         _ => return Err("give exactly one of \"code\", \"file\", \"test\"".into()),
     };
     let timeout = match line.timeout {
-        None => None,
-        Some(s) if s > 0.0 && s.is_finite() => Some(Duration::from_secs_f64(s)),
-        Some(s) => {
+        None | Some(Value::Null) => None,
+        // A number beyond f64 (`1e999`) reads as no number at all.
+        Some(Value::Number(n)) => Some(
+            n.as_f64()
+                .ok_or_else(|| format!("\"timeout\": timeout too large ({n})"))
+                .and_then(|s| seconds(s).map_err(|why| format!("\"timeout\" {n}: {why}")))?,
+        ),
+        Some(other) => {
             return Err(format!(
-                "\"timeout\" must be a positive number of seconds, not {s}"
+                "\"timeout\" must be a number of seconds, not {other}"
             ))
         }
     };
     let memory_limit = match line.memory_limit {
         None | Some(Value::Null) => None,
-        Some(Value::Number(n)) => Some(
-            n.as_u64()
-                .ok_or_else(|| format!("\"memory_limit\" {n} is not a byte count"))?,
-        ),
-        Some(Value::String(s)) => Some(parse_size(&s)?),
+        Some(Value::Number(n)) => {
+            let bytes = n.as_u64().ok_or_else(|| {
+                format!(
+                    "\"memory_limit\" {n} is not a byte count (a whole number, or e.g. \"512m\")"
+                )
+            })?;
+            Some(check_size(bytes).ok_or_else(|| {
+                format!(
+                    "\"memory_limit\" {n} is too large (at most {})",
+                    format_bytes(MAX_SIZE)
+                )
+            })?)
+        }
+        Some(Value::String(s)) => {
+            Some(parse_size(&s).map_err(|e| format!("\"memory_limit\" {e}"))?)
+        }
         Some(other) => return Err(format!("\"memory_limit\" {other} is not a size")),
     };
-    let vars = line
-        .vars
-        .iter()
-        .map(|(k, v)| (k.clone(), json_to_gap(v)))
-        .collect();
+    let vars = match line.vars {
+        None | Some(Value::Null) => Vec::new(),
+        Some(Value::Object(map)) => {
+            let mut vars = Vec::with_capacity(map.len());
+            for (name, value) in map {
+                if !is_identifier(&name) {
+                    return Err(format!("\"vars\": `{name}` is not a GAP variable name"));
+                }
+                check_json(&value).map_err(|e| format!("\"vars\": `{name}`: {e}"))?;
+                vars.push((name, value));
+            }
+            vars
+        }
+        Some(other) => {
+            return Err(format!(
+                "\"vars\" must be an object of name: value, not {}",
+                json_kind(&other)
+            ))
+        }
+    };
     Ok((
         line.id,
         Task {
@@ -141,6 +213,18 @@ fn parse_line(text: &str) -> Result<(Option<Value>, Task), String> {
             memory_limit,
         },
     ))
+}
+
+/// "an array", "a number" …: what a JSON value is, for error messages.
+fn json_kind(v: &Value) -> &'static str {
+    match v {
+        Value::Null => "null",
+        Value::Bool(_) => "a boolean",
+        Value::Number(_) => "a number",
+        Value::String(_) => "a string",
+        Value::Array(_) => "an array",
+        Value::Object(_) => "an object",
+    }
 }
 
 fn read_input(path: &PathBuf) -> std::io::Result<Vec<String>> {
@@ -185,7 +269,7 @@ pub fn run(gap_args: &GapArgs, args: &BatchArgs) -> i32 {
             }
         }
     }
-    let gap = match start_gap(gap_args, args.pool.planned_workers()) {
+    let gap = match start_gap(gap_args, args.pool.planned_workers(tasks.len())) {
         Ok(gap) => gap,
         Err(code) => return code,
     };
@@ -232,16 +316,6 @@ mod tests {
     use super::*;
 
     #[test]
-    fn json_values_become_gap_expressions() {
-        let v: Value =
-            serde_json::from_str(r#"{"a b": [1, 2.5, 1e300, "x\"y", true, null]}"#).unwrap();
-        assert_eq!(
-            json_to_gap(&v),
-            r#"rec( ("a b") := [ 1, 2.5, 1.0e300, "x\"y", true, fail ] )"#
-        );
-    }
-
-    #[test]
     fn a_line_needs_exactly_one_kind() {
         assert!(parse_line(r#"{"code": "1;", "file": "x.g"}"#).is_err());
         assert!(parse_line(r#"{"cod": "1;"}"#).is_err());
@@ -249,6 +323,22 @@ mod tests {
         let (_, t) =
             parse_line(r#"{"code": "1;", "memory_limit": "1m", "vars": {"n": 3}}"#).unwrap();
         assert_eq!(t.memory_limit, Some(1 << 20));
-        assert_eq!(t.vars, vec![("n".to_string(), "3".to_string())]);
+        assert_eq!(t.vars, vec![("n".to_string(), serde_json::json!(3))]);
+    }
+
+    #[test]
+    fn numbers_in_a_line_are_checked() {
+        for bad in [
+            r#"{"code": "1;", "timeout": 1e20}"#,
+            r#"{"code": "1;", "timeout": 1e999}"#,
+            r#"{"code": "1;", "timeout": "5"}"#,
+            r#"{"code": "1;", "memory_limit": 18446744073709551615}"#,
+            r#"{"code": "1;", "memory_limit": -1}"#,
+            r#"{"code": "1;", "vars": {"x": -1e999}}"#,
+        ] {
+            assert!(parse_line(bad).is_err(), "{bad}");
+        }
+        let (_, t) = parse_line(r#"{"code": "1;", "timeout": 2.5}"#).unwrap();
+        assert_eq!(t.timeout, Some(Duration::from_millis(2500)));
     }
 }

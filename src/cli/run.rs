@@ -24,7 +24,7 @@ pub fn run(gap_args: &GapArgs, args: &RunArgs) -> i32 {
     if let Err(code) = super::options::check_readable_files(&args.files) {
         return code;
     }
-    let gap = match start_gap(gap_args, args.pool.planned_workers()) {
+    let gap = match start_gap(gap_args, args.pool.planned_workers(args.files.len())) {
         Ok(gap) => gap,
         Err(code) => return code,
     };

@@ -12,6 +12,8 @@ use super::workers::{describe, progress, InOrder, PoolArgs};
 use super::{GapArgs, EXIT_GAP_ERROR, EXIT_OK, EXIT_USAGE};
 use clap::Args;
 use gaprun::fork::{ForkPool, Task, TaskKind, TaskOutcome};
+use std::io::Write;
+use std::os::unix::ffi::OsStrExt;
 use std::path::{Path, PathBuf};
 
 #[derive(Args, Debug)]
@@ -52,6 +54,15 @@ fn absolute(p: &Path) -> PathBuf {
     std::path::absolute(p).unwrap_or_else(|_| p.to_path_buf())
 }
 
+/// One result line with the path's bytes as they are (a file name need
+/// not be UTF-8; `display()` would replace bytes with U+FFFD).
+fn print_result_line(verdict: &str, path: &Path, rest: &str) {
+    let mut out = std::io::stdout().lock();
+    let _ = out.write_all(verdict.as_bytes());
+    let _ = out.write_all(path.as_os_str().as_bytes());
+    let _ = writeln!(out, "{rest}");
+}
+
 pub fn run(gap_args: &GapArgs, args: &TestArgs) -> i32 {
     let all = match collect_test_files(&args.paths) {
         Ok(files) => files,
@@ -61,10 +72,13 @@ pub fn run(gap_args: &GapArgs, args: &TestArgs) -> i32 {
         }
     };
     let (skipped, files): (Vec<PathBuf>, Vec<PathBuf>) = all.into_iter().partition(|f| {
-        let s = f.display().to_string();
-        args.skip.iter().any(|pat| s.contains(pat.as_str()))
+        let path = f.as_os_str().as_bytes();
+        args.skip.iter().any(|pat| {
+            let pat = pat.as_bytes();
+            pat.is_empty() || path.windows(pat.len()).any(|w| w == pat)
+        })
     });
-    let gap = match start_gap(gap_args, args.pool.planned_workers()) {
+    let gap = match start_gap(gap_args, args.pool.planned_workers(files.len())) {
         Ok(gap) => gap,
         Err(code) => return code,
     };
@@ -88,18 +102,18 @@ pub fn run(gap_args: &GapArgs, args: &TestArgs) -> i32 {
     let outcome = pool.run_with(&tasks, |task, result| {
         bar.inc(1);
         order.put(run_order[task], result, |i, r| {
-            let name = files[i].display();
             let ms = r.wall.as_millis();
             bar.suspend(|| {
                 if r.outcome.is_ok() {
                     passed += 1;
-                    println!("ok    {name} ({ms} ms)");
+                    print_result_line("ok    ", &files[i], &format!(" ({ms} ms)"));
                 } else {
                     failed += 1;
                     if r.outcome == TaskOutcome::Timeout {
                         timed_out += 1;
                     }
-                    println!("FAIL  {name} ({ms} ms): {}", describe(r, timeout));
+                    let why = format!(" ({ms} ms): {}", describe(r, timeout));
+                    print_result_line("FAIL  ", &files[i], &why);
                     print!("{}", r.stdout);
                     if !r.stdout.is_empty() && !r.stdout.ends_with('\n') {
                         println!();

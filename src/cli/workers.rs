@@ -3,30 +3,20 @@
 
 use clap::Args;
 use gaprun::fork::{default_jobs, signal_name, ForkOptions, TaskOutcome, TaskResult};
-use gaprun::size::parse_size;
+use gaprun::size::{parse_jobs, parse_seconds, parse_size};
 use indicatif::{ProgressBar, ProgressStyle};
 use std::io::IsTerminal;
 use std::time::Duration;
-
-fn seconds_arg(s: &str) -> Result<Duration, String> {
-    let v: f64 = s
-        .parse()
-        .map_err(|_| format!("`{s}` is not a number of seconds"))?;
-    if !(v > 0.0 && v.is_finite()) {
-        return Err(format!("`{s}`: the timeout must be positive"));
-    }
-    Ok(Duration::from_secs_f64(v))
-}
 
 /// Worker-pool options of the command line.
 #[derive(Args, Debug, Clone)]
 pub struct PoolArgs {
     /// Tasks running at the same time (default: the number of cores).
-    #[arg(short = 'j', long = "jobs", value_name = "N")]
+    #[arg(short = 'j', long = "jobs", value_name = "N", value_parser = parse_jobs)]
     pub jobs: Option<usize>,
 
     /// Wall-clock limit per task in seconds (the task is killed after it).
-    #[arg(long = "timeout", value_name = "SECONDS", value_parser = seconds_arg)]
+    #[arg(long = "timeout", value_name = "SECONDS", value_parser = parse_seconds)]
     pub timeout: Option<Duration>,
 
     /// Memory limit per task, e.g. 512m (GAP's workspace limit in the
@@ -36,10 +26,12 @@ pub struct PoolArgs {
 }
 
 impl PoolArgs {
-    /// How many workers run at once: the pool policy sizes GAP's memory
-    /// for them before GAP starts.
-    pub fn planned_workers(&self) -> u32 {
-        self.options().jobs as u32
+    /// How many workers run at once for `tasks` tasks: the pool policy
+    /// sizes GAP's memory for them before GAP starts, so a `-j` above the
+    /// number of tasks must not shrink each worker's share.
+    pub fn planned_workers(&self, tasks: usize) -> u32 {
+        let workers = self.options().jobs.min(tasks).max(1);
+        u32::try_from(workers).unwrap_or(u32::MAX)
     }
 
     pub fn options(&self) -> ForkOptions {
