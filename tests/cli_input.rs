@@ -307,3 +307,48 @@ fn a_huge_job_count_plans_memory_for_the_tasks_that_run() {
         assert!(text(&out.stdout).contains(wanted), "{}", text(&out.stdout));
     }
 }
+
+#[test]
+fn json_values_convert_exactly_into_gap_objects() {
+    common::with_gap(|gap| {
+        use gaprun::convert::{check_json, ByteString};
+        let json = |t: &str| -> Value { serde_json::from_str(t).unwrap() };
+        let same = |t: &str, gap_code: &str| {
+            let v = json(t);
+            check_json(&v).unwrap();
+            let obj = gap.value(&v).unwrap();
+            let want = gap.eval_value(gap_code).unwrap();
+            assert!(obj.equals(&want).unwrap(), "{t}: {obj} vs {want}");
+            // Same kind too: an integer stays an integer, a float a float.
+            assert_eq!(obj.kind().unwrap(), want.kind().unwrap(), "{t}");
+        };
+        same("18446744073709551616", "2^64");
+        same("-18446744073709551617", "-2^64 - 1");
+        same("-9223372036854775808", "-2^63");
+        same(
+            "123456789012345678901234567890123",
+            "123456789012345678901234567890123",
+        );
+        same("-0", "0");
+        same("2.5", "2.5");
+        same("1e5", "100000.0");
+        same("-1.5e-3", "-0.0015");
+        same(
+            r#"{"a": [1, {"b": -99999999999999999999}], "c": null, "d": true}"#,
+            "rec(a := [1, rec(b := -99999999999999999999)], c := fail, d := true)",
+        );
+        let bytes = gap
+            .value(&json(r#"{"base64": "//5hYg=="}"#))
+            .unwrap()
+            .extract::<ByteString>()
+            .unwrap();
+        assert_eq!(bytes.0, b"\xff\xfeab");
+        // A record that merely has a `base64` field next to others is a record.
+        same(r#"{"base64": "x", "y": 1}"#, "rec(base64 := \"x\", y := 1)");
+        for bad in ["1e400", "-1e400", r#"[1, {"base64": "!!"}]"#, r#"{"": 1}"#] {
+            let v = json(bad);
+            assert!(check_json(&v).is_err(), "{bad}");
+            assert!(gap.value(&v).is_err(), "{bad}");
+        }
+    });
+}

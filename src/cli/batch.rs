@@ -341,4 +341,22 @@ mod tests {
         let (_, t) = parse_line(r#"{"code": "1;", "timeout": 2.5}"#).unwrap();
         assert_eq!(t.timeout, Some(Duration::from_millis(2500)));
     }
+
+    proptest::proptest! {
+        /// Any line, JSON or not, is a task or an error; never a panic.
+        #[test]
+        fn any_text_line_never_panics(text in ".{0,200}") {
+            let _ = parse_line(&text);
+        }
+
+        /// Every field with number-like and odd values (the paths to
+        /// overflow): a task or an error, never a panic.
+        #[test]
+        fn any_field_value_never_panics(
+            field in "(id|code|file|test|vars|timeout|memory_limit|x)",
+            value in "(-?[0-9]{1,30}(\\.[0-9]{1,5})?([eE][-+]?[0-9]{1,4})?|\"[0-9a-z]{0,6}\"|null|true|\\[\\]|\\{\\}|\\{\"[a-z0-9]{1,3}\": -?[0-9]{1,25}(e[0-9]{1,3})?\\}|\\{\"base64\": \"[A-Za-z0-9+/=!]{0,8}\"\\})",
+        ) {
+            let _ = parse_line(&format!("{{\"code\": \"1;\", \"{field}\": {value}}}"));
+        }
+    }
 }
