@@ -11,6 +11,7 @@
 //! `status`, `exit_code`, `signal`, `stdout`, `stderr`, `value`, `error`,
 //! `wall_ms`, `cpu_ms`, `peak_rss_kb`, `output_truncated`.
 
+use super::options::check_readable_file;
 use super::script::start_gap;
 use super::workers::{progress, InOrder, PoolArgs};
 use super::{GapArgs, EXIT_USAGE};
@@ -24,7 +25,7 @@ use serde_json::Value;
 use std::ffi::OsString;
 use std::io::{BufRead, Write};
 use std::os::unix::ffi::OsStringExt;
-use std::path::{Path, PathBuf};
+use std::path::PathBuf;
 use std::time::Duration;
 
 #[derive(Args, Debug)]
@@ -111,18 +112,6 @@ struct ResultLine<'a> {
     output_truncated: bool,
 }
 
-/// A file a `file` or `test` task names must be readable and not a folder,
-/// checked up front as `gaprun run` checks its files (exit 2).
-fn check_task_file(path: &Path) -> Result<(), String> {
-    if let Err(e) = std::fs::File::open(path) {
-        return Err(format!("cannot read {}: {e}", path.display()));
-    }
-    if path.is_dir() {
-        return Err(format!("{} is a folder, not a GAP file", path.display()));
-    }
-    Ok(())
-}
-
 fn parse_line(text: &str) -> Result<(Option<Value>, Task), String> {
     let json: Value = serde_json::from_str(text).map_err(|e| e.to_string())?;
     let Value::Object(map) = json else {
@@ -141,11 +130,12 @@ fn parse_line(text: &str) -> Result<(Option<Value>, Task), String> {
     let kind = match (line.code, line.file, line.test) {
         (Some(c), None, None) => TaskKind::Code(c),
         (None, Some(f), None) => {
-            check_task_file(&f)?;
+            // Checked up front, as `gaprun run` checks its files.
+            check_readable_file(&f)?;
             TaskKind::File(f)
         }
         (None, None, Some(t)) => {
-            check_task_file(&t)?;
+            check_readable_file(&t)?;
             TaskKind::Test(std::path::absolute(&t).unwrap_or(t))
         }
         _ => return Err("give exactly one of \"code\", \"file\", \"test\"".into()),

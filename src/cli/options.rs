@@ -190,14 +190,21 @@ pub fn check_readable_files<'a>(files: impl IntoIterator<Item = &'a PathBuf>) ->
         if f.as_os_str() == "-" {
             continue;
         }
-        if let Err(e) = std::fs::File::open(f) {
-            eprintln!("gaprun: cannot read {}: {e}", f.display());
+        if let Err(e) = check_readable_file(f) {
+            eprintln!("gaprun: {e}");
             return Err(super::EXIT_USAGE);
         }
-        if f.is_dir() {
-            eprintln!("gaprun: {} is a folder, not a GAP file", f.display());
-            return Err(super::EXIT_USAGE);
-        }
+    }
+    Ok(())
+}
+
+/// Why a GAP file cannot be run: it cannot be opened, or it is a folder.
+pub fn check_readable_file(f: &std::path::Path) -> Result<(), String> {
+    if let Err(e) = std::fs::File::open(f) {
+        return Err(format!("cannot read {}: {e}", f.display()));
+    }
+    if f.is_dir() {
+        return Err(format!("{} is a folder, not a GAP file", f.display()));
     }
     Ok(())
 }
