@@ -11,6 +11,9 @@ use std::time::Duration;
 /// resident memory) cannot overflow 64 bits.
 pub const MAX_SIZE: u64 = 1 << 50;
 
+/// [`MAX_SIZE`] as error messages write it (in the notation users type).
+pub const MAX_SIZE_TEXT: &str = "1024t (1 PiB)";
+
 /// The longest timeout accepted (one year): a longer one is a typo, and
 /// deadlines computed from it (`Instant + timeout`) stay far from overflow.
 pub const MAX_TIMEOUT_SECS: f64 = 365.0 * 24.0 * 3600.0;
@@ -31,7 +34,7 @@ pub fn parse_size(text: &str) -> Result<u64, String> {
         return Err(not_a_size());
     }
     // Digits only, so the only way `parse` fails is overflow.
-    let too_large = || format!("`{text}` is too large (at most {})", format_bytes(MAX_SIZE));
+    let too_large = || format!("`{text}` is too large (at most {MAX_SIZE_TEXT})");
     let n: u64 = digits.parse().map_err(|_| too_large())?;
     n.checked_mul(mult)
         .and_then(check_size)

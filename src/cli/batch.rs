@@ -19,7 +19,7 @@ use clap::Args;
 use gaprun::convert::check_json;
 use gaprun::fork::{is_identifier, signal_name, ForkPool, Task, TaskKind, TaskResult};
 use gaprun::json_text::value_bytes;
-use gaprun::size::{check_size, format_bytes, parse_size, seconds, MAX_SIZE};
+use gaprun::size::{check_size, parse_size, seconds, MAX_SIZE_TEXT};
 use serde::Serialize;
 use serde_json::Value;
 use std::ffi::OsString;
@@ -163,10 +163,7 @@ fn parse_line(text: &str) -> Result<(Option<Value>, Task), String> {
                 )
             })?;
             Some(check_size(bytes).ok_or_else(|| {
-                format!(
-                    "\"memory_limit\" {n} is too large (at most {})",
-                    format_bytes(MAX_SIZE)
-                )
+                format!("\"memory_limit\" {n} is too large (at most {MAX_SIZE_TEXT})")
             })?)
         }
         Some(Value::String(s)) => {
