@@ -93,17 +93,29 @@ impl fmt::Debug for GapError {
 }
 
 /// Everything that can go wrong in gaprun.
+///
+/// `#[non_exhaustive]`: match it with a `_` arm, new kinds may be added.
 #[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
 pub enum Error {
     /// GAP raised an error (syntax or runtime); GAP stays usable.
     #[error("GAP error: {0}")]
     Gap(GapError),
-    /// A computation was interrupted (Ctrl-C or a deadline); GAP stays usable.
+    /// A computation was interrupted (Ctrl-C, a deadline, an
+    /// [`InterruptHandle`](crate::interrupt::InterruptHandle)); GAP stays
+    /// usable. Recognised by where GAP raised it, not by its message.
     #[error("interrupted")]
     Interrupted,
-    /// GAP executed `QUIT;` / `QuitGap(n)`.
-    #[error("GAP quit with exit code {0}")]
-    Quit(i32),
+    /// GAP reached its pre-set memory limit (`-o`, `GapOptions::warn_limit`)
+    /// and stopped the computation; GAP stays usable. (At the hard limit,
+    /// `-K`, GAP ends the whole process instead: that cannot be caught.)
+    #[error("GAP reached its memory limit (-o)")]
+    MemoryLimit,
+    /// GAP quit: `QUIT;`, `QuitGap(n)` / `QUIT_GAP(n)`; `code` is the exit
+    /// code GAP would exit with. GAP's quit flags are reset, so GAP stays
+    /// usable and the caller decides whether to exit.
+    #[error("GAP quit with exit code {code}")]
+    Quit { code: i32 },
     /// GAP is initialised once per process; this asked for something else.
     #[error("GAP is already initialised in this process: {0}")]
     AlreadyInitialized(String),

@@ -150,3 +150,59 @@ fn pool_hook_sees_gaps_pool() {
         assert!(stats.bytes >= 16 << 20);
     }
 }
+
+#[test]
+fn quit_gap_is_a_status_with_its_exit_code_and_gap_goes_on() {
+    with_gap(|gap| {
+        let e = gap.eval_value("QuitGap(3);").unwrap_err();
+        assert!(matches!(e, Error::Quit { code: 3 }), "{e:?}");
+        // GAP's quit flag was reset: the next evaluation runs every statement
+        let st = gap.eval("1; 2;").unwrap();
+        assert_eq!(st.len(), 2, "{st:?}");
+        let quit_gap = gap.global("QUIT_GAP").unwrap().unwrap();
+        let five = gap.eval_value("5").unwrap();
+        let e = gap.call(&quit_gap, &[&five]).unwrap_err();
+        assert!(matches!(e, Error::Quit { code: 5 }), "{e:?}");
+        assert_eq!(gap.eval_as::<i64>("1+1").unwrap(), 2);
+        // per statement: QUIT-like quits carry the code, `quit;` does not
+        let st = gap.eval("1; QuitGap(4); 2;").unwrap();
+        assert_eq!(st.len(), 2, "{st:?}");
+        assert!(st[1].quit && st[1].quit_code == Some(4), "{st:?}");
+        assert!(matches!(st[1].failure(), Some(Error::Quit { code: 4 })));
+        let st = gap.eval("quit; 2;").unwrap();
+        assert_eq!(st.len(), 1, "{st:?}");
+        assert!(st[0].quit && st[0].quit_code.is_none(), "{st:?}");
+        assert_eq!(gap.eval_as::<i64>("3+3").unwrap(), 6);
+    });
+}
+
+#[test]
+fn an_error_saying_user_interrupt_is_not_an_interrupt() {
+    with_gap(|gap| {
+        let e = gap.eval_value("Error(\"user interrupt\");").unwrap_err();
+        assert!(matches!(e, Error::Gap(_)), "{e:?}");
+        let error = gap.global("Error").unwrap().unwrap();
+        let msg = gap.string("user interrupt").unwrap();
+        let e = gap.call(&error, &[&msg]).unwrap_err();
+        assert!(matches!(e, Error::Gap(_)), "{e:?}");
+        let st = gap.eval("Error(\"user interrupt\");").unwrap();
+        assert!(!st[0].interrupted && st[0].error.is_some(), "{st:?}");
+    });
+}
+
+#[test]
+fn set_error_capture_on_a_read_only_error_output_is_an_error() {
+    with_gap(|gap| {
+        gap.eval_value("MakeReadOnlyGlobal(\"ERROR_OUTPUT\"); 0;")
+            .unwrap();
+        let r = gap.set_error_capture(true);
+        gap.eval_value("MakeReadWriteGlobal(\"ERROR_OUTPUT\"); 0;")
+            .unwrap();
+        assert!(matches!(r, Err(Error::Gap(_))), "{r:?}");
+        // the process survived and GAP goes on
+        gap.set_error_capture(true).unwrap();
+        assert_eq!(gap.eval_as::<i64>("2+2").unwrap(), 4);
+        let e = gap.eval_value("1/0;").unwrap_err();
+        assert!(e.to_string().contains("must not be zero"), "{e}");
+    });
+}

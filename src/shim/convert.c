@@ -82,7 +82,7 @@ int gaprun_kind(gaprun_obj obj, int * kind)
         *kind = k;
     }
     GAP_Leave();
-    return ok ? GAPRUN_OK : GAPRUN_ERROR;
+    return gaprun_entry_status(ok);
 }
 
 /* ---- integers ------------------------------------------------------------ */
@@ -365,5 +365,5 @@ int gaprun_view_string_flat(gaprun_obj obj, int print, gaprun_obj * out)
         *out = CopyToStringRep(buf);
     }
     GAP_Leave();
-    return ok ? GAPRUN_OK : GAPRUN_ERROR;
+    return gaprun_entry_status(ok);
 }

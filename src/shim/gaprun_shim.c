@@ -7,7 +7,7 @@
  *     int ok = GAP_Enter();      // setjmp: GAP errors come back here
  *     if (ok) { ... work ... }
  *     GAP_Leave();
- *     return ok ? GAPRUN_OK : GAPRUN_ERROR;
+ *     return gaprun_entry_status(ok);  // OK, ERROR, QUIT, INTERRUPTED, …
  *
  * so a GAP error never unwinds through Rust. Values that live across the
  * setjmp are `volatile`. Loops that read several statements use GAP's own
@@ -40,8 +40,11 @@
 #include "precord.h"
 #include "read.h"
 #include "records.h"
+#include "stats.h"
 #include "stringobj.h"
+#include "sysmem.h"
 #include "trycatch.h"
+#include "code.h"
 
 /* ---- pool hook ----------------------------------------------------------
  * When libgap is linked statically, build.rs renames libgap's `mmap` to
@@ -128,9 +131,94 @@ static Obj          error_stream = 0;   /* OutputTextString on error_buffer */
 static Obj          errout_name = 0;    /* the string "*errout*" */
 static UInt         gvar_error_output = 0;
 
+/* ---- how a GAP error jump ended a call -----------------------------------
+ * GAP raises "user interrupt" and "reached the pre-set memory limit" (-o)
+ * from one place: ExecIntrStat, the pseudo-executor InterruptExecStat
+ * installs for every statement type. The shim puts its own executor in
+ * front of it (IntrExecStatFuncs) that notes which of the two is about to
+ * be raised from SyStorOverrun, as ExecIntrStat decides it; the error
+ * callback (JUMP_TO_CATCH, which every GAP error with the break loop off
+ * ends in) moves that note to `thrown_kind`. So the last error thrown
+ * carries its kind, without reading its message. QUIT_GAP is recognised by
+ * STATE(UserHasQUIT), which GAP sets before it jumps. */
+enum { THROWN_ERROR = 0, THROWN_INTERRUPT, THROWN_MEMORY };
+static volatile int intr_kind = THROWN_ERROR;   /* set by exec_intr_stat */
+static volatile int thrown_kind = THROWN_ERROR; /* the last error thrown */
+static int          quit_code = 0;
+static ExecStatFunc gap_exec_intr_stat[256];
+
+static ExecStatus exec_intr_stat(Stat stat)
+{
+    /* ExecIntrStat raises the memory error when an overrun is still to be
+     * reported, nothing for one already reported, else "user interrupt". */
+    if (SyStorOverrun == SY_STOR_OVERRUN_TO_REPORT)
+        intr_kind = THROWN_MEMORY;
+    else if (SyStorOverrun == SY_STOR_OVERRUN_CLEAR)
+        intr_kind = THROWN_INTERRUPT;
+    ExecStatus r = gap_exec_intr_stat[TNUM_STAT(stat)](stat);
+    intr_kind = THROWN_ERROR;
+    return r;
+}
+
+static void install_exec_intr_stat(void)
+{
+    for (int i = 0; i < 256; i++) {
+        gap_exec_intr_stat[i] = IntrExecStatFuncs[i];
+        IntrExecStatFuncs[i] = exec_intr_stat;
+    }
+}
+
 static void on_gap_error(void)
 {
     error_count++;
+    thrown_kind = intr_kind;
+    intr_kind = THROWN_ERROR;
+}
+
+static int gap_exit_code(void);
+
+/* GAP's exit code, read inside a jump point of its own. */
+static int read_exit_code(void)
+{
+    volatile int code = 0;
+    int ok = GAP_Enter();
+    if (ok)
+        code = gap_exit_code();
+    GAP_Leave();
+    return code;
+}
+
+/* Status of an error jump (or a quit seen by a read-eval loop); resets
+ * GAP's quit flags so that GAP stays usable. */
+static int failure_status(void)
+{
+    int kind = thrown_kind;
+    thrown_kind = THROWN_ERROR;
+    if (STATE(UserHasQUIT)) {
+        STATE(UserHasQUIT) = FALSE;
+        STATE(UserHasQuit) = FALSE;
+        quit_code = read_exit_code();
+        return GAPRUN_QUIT;
+    }
+    if (kind == THROWN_MEMORY)
+        return GAPRUN_MEMORY_LIMIT;
+    if (kind == THROWN_INTERRUPT)
+        return GAPRUN_INTERRUPTED;
+    return GAPRUN_ERROR;
+}
+
+int gaprun_entry_status(int ok)
+{
+    if (ok) {
+        thrown_kind = THROWN_ERROR;
+        return GAPRUN_OK;
+    }
+    return failure_status();
+}
+
+int gaprun_quit_code(void)
+{
+    return quit_code;
 }
 
 /* GAP code run once after start-up: no break loop, tracebacks on errors. */
@@ -209,6 +297,7 @@ int gaprun_initialize(int argc, char ** argv, gaprun_mark_fn mark)
         return GAPRUN_MISUSE;
     host_mark = mark;
     GAP_Initialize(argc, argv, mark_all, on_gap_error, 0);
+    install_exec_intr_stat();
     initialized = 1;
     return run_setup_code();
 }
@@ -254,10 +343,10 @@ void gaprun_error_clear(void)
 
 int gaprun_error_capture(int on)
 {
-    if (!initialized)
-        return GAPRUN_MISUSE;
-    AssGVar(gvar_error_output, on ? error_stream : errout_name);
-    return GAPRUN_OK;
+    /* AssGVar raises when ERROR_OUTPUT was made read-only again */
+    GAPRUN_PROTECTED(
+        AssGVar(gvar_error_output, on ? error_stream : errout_name);
+    );
 }
 
 
@@ -304,20 +393,31 @@ int gaprun_eval_capture(const char * code, size_t len, int want_view,
                 TypOutputFile output = { 0 };
                 OpenOutputStream(&output, outstream);
                 SET_LEN_STRING(error_buffer, 0);
+                thrown_kind = THROWN_ERROR;
                 ExecStatus st = ReadEvalCommand(0, &input, &value, &dual);
                 CloseOutput(&output);
                 if (st == STATUS_EOF && GET_LEN_STRING(outbuf) == 0)
                     break;
-                if (st == STATUS_ERROR || STATE(UserHasQUIT))
-                    status = STATE(UserHasQUIT) ? 2 : 1;
-                else if (st == STATUS_QUIT || st == STATUS_QQUIT)
-                    status = 2;
+                Obj exit_code = 0; /* only for QUIT;, QuitGap(n) */
+                if (STATE(UserHasQUIT) || st == STATUS_QQUIT) {
+                    STATE(UserHasQUIT) = FALSE;
+                    STATE(UserHasQuit) = FALSE;
+                    status = GAPRUN_QUIT;
+                    exit_code = INTOBJ_INT(gap_exit_code());
+                }
+                else if (st == STATUS_QUIT)
+                    status = GAPRUN_QUIT;
+                else if (st == STATUS_ERROR)
+                    status = thrown_kind == THROWN_MEMORY  ? GAPRUN_MEMORY_LIMIT
+                             : thrown_kind == THROWN_INTERRUPT ? GAPRUN_INTERRUPTED
+                                                               : GAPRUN_ERROR;
                 else
-                    status = 0;
-                Obj entry = NEW_PLIST(T_PLIST, 6);
+                    status = GAPRUN_OK;
+                thrown_kind = THROWN_ERROR;
+                Obj entry = NEW_PLIST(T_PLIST, 7);
                 AssPlist(entry, 1, INTOBJ_INT(status));
                 AssPlist(entry, 2, dual ? True : False);
-                if (status == 0 && value) {
+                if (status == GAPRUN_OK && value) {
                     AssPlist(entry, 3, value);
                     if (want_view && !dual) {
                         TypOutputFile vout = { 0 };
@@ -334,8 +434,10 @@ int gaprun_eval_capture(const char * code, size_t len, int want_view,
                 }
                 AssPlist(entry, 5, take_buffer(outbuf));
                 AssPlist(entry, 6, take_buffer(error_buffer));
+                if (exit_code)
+                    AssPlist(entry, 7, exit_code);
                 PushPlist(results, entry);
-                if (status == 2 || st == STATUS_EOF)
+                if (status == GAPRUN_QUIT || st == STATUS_EOF)
                     break;
             }
             CloseInput(&input);
@@ -345,7 +447,7 @@ int gaprun_eval_capture(const char * code, size_t len, int want_view,
         *out = results;
     }
     GAP_Leave();
-    return ok ? GAPRUN_OK : GAPRUN_ERROR;
+    return gaprun_entry_status(ok);
 }
 
 /* GAP's exit code as set by QuitGap(n) / QUIT_GAP(n). */
@@ -397,7 +499,7 @@ static void read_eval_input(TypInputFile * input, int flags,
             CloseOutput(&errout);
         if (STATE(UserHasQUIT) || st == STATUS_QQUIT) {
             report->quit = 2;
-            report->exit_code = gap_exit_code();
+            quit_code = report->exit_code = gap_exit_code();
             break;
         }
         if (st == STATUS_EOF)
@@ -442,7 +544,7 @@ int gaprun_loop_file(const char * path, int flags,
     }
     GAP_Leave();
     if (!ok)
-        return GAPRUN_ERROR;
+        return gaprun_entry_status(ok);
     if (!opened)
         return GAPRUN_MISUSE;
     return report->quit == 2 ? GAPRUN_QUIT : GAPRUN_OK;
@@ -468,7 +570,7 @@ int gaprun_loop_string(const char * code, size_t len, int flags,
     }
     GAP_Leave();
     if (!ok)
-        return GAPRUN_ERROR;
+        return gaprun_entry_status(ok);
     return report->quit == 2 ? GAPRUN_QUIT : GAPRUN_OK;
 }
 
