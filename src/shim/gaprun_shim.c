@@ -228,6 +228,9 @@ int gaprun_quit_code(void)
  * break loop off GAP never prints it, but `gap` reading statements from a
  * pipe does (a string on the error stream, or OnBreakMessage() on the
  * current output), and the command line's statement mode reproduces that.
+ * It also remembers `justQuit`: errors raised by ErrorQuit (an unbound
+ * variable, say) return to the top level without a break loop, so `gap`'s
+ * output stays on stdout after them and the next `quit;` ends the input.
  * The guard keeps a restored workspace from wrapping the wrapper. */
 static const char setup_code[] =
     "BreakOnError := false;;\n"
@@ -236,6 +239,7 @@ static const char setup_code[] =
     "if not IsBound(_GAPRUN_ERROR_INNER) then\n"
     "  BindGlobal(\"_GAPRUN_ERROR_INNER\", ErrorInner);\n"
     "  _GAPRUN_LATE_MESSAGE := false;\n"
+    "  _GAPRUN_JUST_QUIT := false;\n"
     "  MakeReadWriteGlobal(\"ErrorInner\");\n"
     "  ErrorInner := function(options, earlyMessage)\n"
     "    if IsRecord(options) and IsBound(options.lateMessage) then\n"
@@ -243,6 +247,8 @@ static const char setup_code[] =
     "    else\n"
     "      _GAPRUN_LATE_MESSAGE := \"\";\n"
     "    fi;\n"
+    "    _GAPRUN_JUST_QUIT := IsRecord(options) and IsBound(options.justQuit)\n"
+    "                         and options.justQuit = true;\n"
     "    return _GAPRUN_ERROR_INNER(options, earlyMessage);\n"
     "  end;\n"
     "  MakeReadOnlyGlobal(\"ErrorInner\");\n"
@@ -480,6 +486,11 @@ static void read_eval_input(TypInputFile * input, int flags,
         /* Runtime errors go through JUMP_TO_CATCH (counted by on_gap_error)
          * and would enter GAP's break loop; syntax errors do not. */
         int raised = error_count != raised_before;
+        int just_quit = 0;
+        if (raised) {
+            Obj jq = ValGVar(GVarName("_GAPRUN_JUST_QUIT"));
+            just_quit = jq == True;
+        }
         if (st == STATUS_ERROR && raised &&
             (flags & GAPRUN_LOOP_BREAK_OUTPUT)) {
             /* What GAP's break loop prints on entry (see setup_code). */
@@ -517,7 +528,7 @@ static void read_eval_input(TypInputFile * input, int flags,
             report->errors++;
             if (flags & GAPRUN_LOOP_STOP_ON_ERROR)
                 break;
-            if (raised)
+            if (raised && !just_quit)
                 in_break = 1;
         }
     }
