@@ -4,6 +4,7 @@
  * Every entry point follows one pattern, written out where the body is long
  * and through GAPRUN_PROTECTED (protected.h) where it is short:
  *
+ *     gaprun_entry_begin();     // drop an interrupt sent while idle
  *     int ok = GAP_Enter();      // setjmp: GAP errors come back here
  *     if (ok) { ... work ... }
  *     GAP_Leave();
@@ -379,6 +380,7 @@ int gaprun_eval_capture(const char * code, size_t len, int want_view,
     *out = 0;
     if (!initialized)
         return GAPRUN_MISUSE;
+    gaprun_entry_begin();
     int ok = GAP_Enter();
     if (ok) {
         Obj source = MakeStringWithLen(code, len);
@@ -543,6 +545,7 @@ int gaprun_loop_file(const char * path, int flags,
     memset(report, 0, sizeof(*report));
     if (!initialized)
         return GAPRUN_MISUSE;
+    gaprun_entry_begin();
     int ok = GAP_Enter();
     if (ok) {
         TypInputFile input = { 0 };
@@ -567,6 +570,7 @@ int gaprun_loop_string(const char * code, size_t len, int flags,
     memset(report, 0, sizeof(*report));
     if (!initialized)
         return GAPRUN_MISUSE;
+    gaprun_entry_begin();
     int ok = GAP_Enter();
     if (ok) {
         Obj source = MakeStringWithLen(code, len);

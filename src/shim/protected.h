@@ -18,6 +18,10 @@
 #include "gaprun_shim.h"
 #include "libgap-api.h"
 
+/* Called by every entry point before GAP_Enter: drops an interrupt
+ * requested while GAP was idle (see interrupt.c). */
+void gaprun_entry_begin(void);
+
 /* Called by every entry point after GAP_Leave with GAP_Enter's result:
  * GAPRUN_OK, or how GAP's error jump ended the call (GAPRUN_QUIT after
  * QUIT_GAP, GAPRUN_INTERRUPTED, GAPRUN_MEMORY_LIMIT, else GAPRUN_ERROR).
@@ -28,6 +32,7 @@ int gaprun_entry_status(int ok);
     do {                                                                     \
         if (!gaprun_is_initialized())                                        \
             return GAPRUN_MISUSE;                                            \
+        gaprun_entry_begin();                                                \
         int gaprun_ok_ = GAP_Enter();                                        \
         if (gaprun_ok_) {                                                    \
             __VA_ARGS__                                                      \
