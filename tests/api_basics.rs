@@ -206,3 +206,34 @@ fn set_error_capture_on_a_read_only_error_output_is_an_error() {
         assert!(e.to_string().contains("must not be zero"), "{e}");
     });
 }
+
+#[test]
+fn hostile_on_break_message_leaves_gaps_input_and_output_sane() {
+    with_gap(|gap| {
+        gap.eval_value("_saved_obm := OnBreakMessage;; 0;").unwrap();
+        gap.eval_value("OnBreakMessage := function() Error(\"hostile\"); end;; 0;")
+            .unwrap();
+        let mode = gaprun::LoopMode {
+            echo: true,
+            stop_on_error: false,
+            break_output: true,
+        };
+        // More runs than GAP has input slots: an input left open by each
+        // would soon make every later read fail.
+        let mut reports = Vec::new();
+        for _ in 0..40 {
+            reports.push(
+                gap.run_string("Error(\"a\"); Error(\"b\"); quit; 1;", mode)
+                    .map_err(|e| e.to_string()),
+            );
+        }
+        gap.eval_value("OnBreakMessage := _saved_obm;; 0;").unwrap();
+        for r in &reports {
+            let r = r.as_ref().unwrap();
+            assert_eq!((r.statements, r.errors), (4, 2), "{r:?}");
+        }
+        let st = gap.eval("Print(\"x\"); 2;").unwrap();
+        assert_eq!(st.len(), 2, "{st:?}");
+        assert_eq!(st[0].output, "x");
+    });
+}

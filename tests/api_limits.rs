@@ -13,6 +13,27 @@ fn memory_limit_is_its_own_error_and_gap_goes_on() {
         ..GapOptions::default()
     })
     .expect("GAP starts");
+    // The limit reached while *viewing* a value (a ViewObj method that
+    // allocates), outside the statement itself: reported for that
+    // statement (GAP's ViewObjHandler swallows the error itself), and the
+    // shim's view output is closed. (GAP raises its -o limit after each
+    // report, so the first such allocation is the one that trips it.)
+    gap.eval_value(concat!(
+        "DeclareCategory(\"IsHog\", IsObject);; ",
+        "HogType := NewType(NewFamily(\"HogFamily\"), IsHog and IsPositionalObjectRep);; ",
+        "InstallMethod(ViewObj, [IsHog], function(h) local l, i; l := []; ",
+        "for i in [1..200] do Add(l, ListWithIdenticalEntries(10^6, i)); od; ",
+        "Print(\"<hog>\"); end);; 0;"
+    ))
+    .unwrap();
+    let st = gap.eval("Objectify(HogType, []);").unwrap();
+    assert_eq!(st.len(), 1, "{st:?}");
+    assert!(st[0].memory_limit && st[0].view.is_none(), "{st:?}");
+    gap.collect(true).unwrap();
+    let st = gap.eval("Print(\"x\"); 2;").unwrap();
+    assert_eq!(st.len(), 2, "{st:?}");
+    assert_eq!(st[0].output, "x");
+    assert_eq!(st[1].view.as_deref(), Some("2"));
     let grow = "l := [];; for i in [1..200] do Add(l, ListWithIdenticalEntries(10^6, i)); od;";
     let e = gap.eval_value(&format!("{grow} 0;")).unwrap_err();
     assert!(matches!(e, Error::MemoryLimit), "{e:?}");

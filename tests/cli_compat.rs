@@ -312,3 +312,23 @@ fn gaps_quiet_flag_is_accepted() {
     assert_eq!(out.status.code(), Some(0));
     assert_eq!(String::from_utf8_lossy(&out.stdout), "42\n");
 }
+
+/// An OnBreakMessage that raises does not end statement mode or leave
+/// stderr redirected: `quit;` leaves the break output and later output is
+/// on stdout again.
+#[test]
+fn hostile_on_break_message_keeps_statement_mode_going() {
+    let mut c = gaprun(false);
+    c.arg("-c").arg(
+        "OnBreakMessage := function() Error(\"hostile\"); end;;\n\
+         Error(\"a\");\nError(\"b\");\nquit;\nPrint(\"end\\n\");\n",
+    );
+    let out = run_with_stdin(c, None);
+    assert_eq!(
+        String::from_utf8_lossy(&out.stdout),
+        "end\n",
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert_eq!(out.status.code(), Some(1));
+}

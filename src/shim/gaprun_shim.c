@@ -373,80 +373,132 @@ static Obj take_buffer(Obj buffer)
     return copy;
 }
 
+/* View `value` as GAP's REPL does into `viewbuf` (through `viewstream`);
+ * 0 when viewing raised an error (a user ViewObj method, GAP's memory
+ * limit): its kind is then in thrown_kind and its text on the error
+ * stream. ViewObjHandler catches errors of ViewObj itself, so they are
+ * seen in the error count; anything else it lets through is caught here,
+ * so the output opened here is closed either way. */
+static Obj view_into(Obj value, Obj viewstream, Obj viewbuf)
+{
+    volatile int  failed = 0;
+    uint64_t      raised_before = error_count;
+    TypOutputFile vout = { 0 };
+    OpenOutputStream(&vout, viewstream);
+    GAP_TRY
+    {
+        ViewObjHandler(value);
+    }
+    GAP_CATCH
+    {
+        failed = 1;
+    }
+    CloseOutput(&vout);
+    Obj view = take_buffer(viewbuf);
+    if (failed || error_count != raised_before)
+        return 0;
+    /* ViewObjHandler ends with a newline; drop it */
+    UInt vlen = GET_LEN_STRING(view);
+    if (vlen > 0 && CHARS_STRING(view)[vlen - 1] == '\n')
+        SET_LEN_STRING(view, vlen - 1);
+    return view;
+}
+
+/* Status of a statement that raised an error, from the kind noted when it
+ * was thrown. */
+static int thrown_status(void)
+{
+    int kind = thrown_kind;
+    thrown_kind = THROWN_ERROR;
+    return kind == THROWN_MEMORY      ? GAPRUN_MEMORY_LIMIT
+           : kind == THROWN_INTERRUPT ? GAPRUN_INTERRUPTED
+                                      : GAPRUN_ERROR;
+}
+
+/* The statement loop of gaprun_eval_capture, on an open input. */
+static void eval_capture_loop(TypInputFile * input, int want_view,
+                              Obj results)
+{
+    Obj outbuf = NEW_STRING(0);
+    Obj outstream = make_output_string_stream(outbuf);
+    Obj viewbuf = NEW_STRING(0);
+    Obj viewstream = make_output_string_stream(viewbuf);
+    while (1) {
+        Obj           value = 0;
+        BOOL          dual = FALSE;
+        Int           status;
+        TypOutputFile output = { 0 };
+        OpenOutputStream(&output, outstream);
+        SET_LEN_STRING(error_buffer, 0);
+        thrown_kind = THROWN_ERROR;
+        /* ReadEvalCommand catches every error of the statement itself */
+        ExecStatus st = ReadEvalCommand(0, input, &value, &dual);
+        CloseOutput(&output);
+        if (st == STATUS_EOF && GET_LEN_STRING(outbuf) == 0)
+            break;
+        Obj exit_code = 0; /* only for QUIT;, QuitGap(n) */
+        if (STATE(UserHasQUIT) || st == STATUS_QQUIT) {
+            STATE(UserHasQUIT) = FALSE;
+            STATE(UserHasQuit) = FALSE;
+            status = GAPRUN_QUIT;
+            exit_code = INTOBJ_INT(gap_exit_code());
+        }
+        else if (st == STATUS_QUIT)
+            status = GAPRUN_QUIT;
+        else if (st == STATUS_ERROR)
+            status = thrown_status();
+        else
+            status = GAPRUN_OK;
+        thrown_kind = THROWN_ERROR;
+        Obj entry = NEW_PLIST(T_PLIST, 7);
+        AssPlist(entry, 2, dual ? True : False);
+        if (status == GAPRUN_OK && value) {
+            AssPlist(entry, 3, value);
+            if (want_view && !dual) {
+                Obj view = view_into(value, viewstream, viewbuf);
+                if (view)
+                    AssPlist(entry, 4, view);
+                else
+                    status = thrown_status();
+            }
+        }
+        AssPlist(entry, 1, INTOBJ_INT(status));
+        AssPlist(entry, 5, take_buffer(outbuf));
+        AssPlist(entry, 6, take_buffer(error_buffer));
+        if (exit_code)
+            AssPlist(entry, 7, exit_code);
+        PushPlist(results, entry);
+        if (status == GAPRUN_QUIT || st == STATUS_EOF)
+            break;
+    }
+}
+
 int gaprun_eval_capture(const char * code, size_t len, int want_view,
                         gaprun_obj * out)
 {
-    volatile Obj results = 0;
     *out = 0;
     if (!initialized)
         return GAPRUN_MISUSE;
     gaprun_entry_begin();
-    int ok = GAP_Enter();
+    /* volatile: GAP_TRY below sets a second jump point in this frame */
+    volatile int ok = GAP_Enter();
     if (ok) {
         Obj source = MakeStringWithLen(code, len);
         Obj instream =
             CALL_1ARGS(ValGVar(GVarName("InputTextString")), source);
-        Obj outbuf = NEW_STRING(0);
-        Obj outstream = make_output_string_stream(outbuf);
-        Obj viewbuf = NEW_STRING(0);
-        Obj viewstream = make_output_string_stream(viewbuf);
-
-        results = NEW_PLIST(T_PLIST, 4);
+        Obj results = NEW_PLIST(T_PLIST, 4);
         TypInputFile input = { 0 };
         if (OpenInputStream(&input, instream, FALSE)) {
-            while (1) {
-                Obj  value = 0;
-                BOOL dual = FALSE;
-                Int  status;
-                TypOutputFile output = { 0 };
-                OpenOutputStream(&output, outstream);
-                SET_LEN_STRING(error_buffer, 0);
-                thrown_kind = THROWN_ERROR;
-                ExecStatus st = ReadEvalCommand(0, &input, &value, &dual);
-                CloseOutput(&output);
-                if (st == STATUS_EOF && GET_LEN_STRING(outbuf) == 0)
-                    break;
-                Obj exit_code = 0; /* only for QUIT;, QuitGap(n) */
-                if (STATE(UserHasQUIT) || st == STATUS_QQUIT) {
-                    STATE(UserHasQUIT) = FALSE;
-                    STATE(UserHasQuit) = FALSE;
-                    status = GAPRUN_QUIT;
-                    exit_code = INTOBJ_INT(gap_exit_code());
-                }
-                else if (st == STATUS_QUIT)
-                    status = GAPRUN_QUIT;
-                else if (st == STATUS_ERROR)
-                    status = thrown_kind == THROWN_MEMORY  ? GAPRUN_MEMORY_LIMIT
-                             : thrown_kind == THROWN_INTERRUPT ? GAPRUN_INTERRUPTED
-                                                               : GAPRUN_ERROR;
-                else
-                    status = GAPRUN_OK;
-                thrown_kind = THROWN_ERROR;
-                Obj entry = NEW_PLIST(T_PLIST, 7);
-                AssPlist(entry, 1, INTOBJ_INT(status));
-                AssPlist(entry, 2, dual ? True : False);
-                if (status == GAPRUN_OK && value) {
-                    AssPlist(entry, 3, value);
-                    if (want_view && !dual) {
-                        TypOutputFile vout = { 0 };
-                        OpenOutputStream(&vout, viewstream);
-                        ViewObjHandler(value);
-                        CloseOutput(&vout);
-                        Obj view = take_buffer(viewbuf);
-                        /* ViewObjHandler ends with a newline; drop it */
-                        UInt vlen = GET_LEN_STRING(view);
-                        if (vlen > 0 && CHARS_STRING(view)[vlen - 1] == '\n')
-                            SET_LEN_STRING(view, vlen - 1);
-                        AssPlist(entry, 4, view);
-                    }
-                }
-                AssPlist(entry, 5, take_buffer(outbuf));
-                AssPlist(entry, 6, take_buffer(error_buffer));
-                if (exit_code)
-                    AssPlist(entry, 7, exit_code);
-                PushPlist(results, entry);
-                if (status == GAPRUN_QUIT || st == STATUS_EOF)
-                    break;
+            /* whatever raises outside ReadEvalCommand must not leave the
+             * input open on this (soon dead) stack frame */
+            GAP_TRY
+            {
+                eval_capture_loop(&input, want_view, results);
+            }
+            GAP_CATCH
+            {
+                CloseInput(&input);
+                GAP_THROW();
             }
             CloseInput(&input);
         }
@@ -485,6 +537,8 @@ static void read_eval_input(TypInputFile * input, int flags,
             redirected = OpenOutput(&errout, "*errout*", FALSE) ? 1 : 0;
         uint64_t   raised_before = error_count;
         ExecStatus st = ReadEvalCommand(0, input, &value, &dual);
+        /* (st, raised, just_quit are not changed inside the GAP_TRY below,
+         * so they need not be volatile) */
         /* Runtime errors go through JUMP_TO_CATCH (counted by on_gap_error)
          * and would enter GAP's break loop; syntax errors do not. */
         int raised = error_count != raised_before;
@@ -493,23 +547,45 @@ static void read_eval_input(TypInputFile * input, int flags,
             Obj jq = ValGVar(GVarName("_GAPRUN_JUST_QUIT"));
             just_quit = jq == True;
         }
-        if (st == STATUS_ERROR && raised &&
-            (flags & GAPRUN_LOOP_BREAK_OUTPUT)) {
-            /* What GAP's break loop prints on entry (see setup_code). */
-            Obj late = ValGVar(GVarName("_GAPRUN_PRINT_LATE_MESSAGE"));
-            if (late && IS_FUNC(late))
-                CALL_0ARGS(late);
+        /* The late message runs user code (OnBreakMessage) and the echo
+         * runs ViewObj methods: either may raise (or reach GAP's memory
+         * limit). Caught here, so that the redirection opened above is
+         * closed; the statement then counts as failed. */
+        volatile int post_failed = 0;
+        uint64_t     post_before = error_count;
+        GAP_TRY
+        {
+            if (st == STATUS_ERROR && raised &&
+                (flags & GAPRUN_LOOP_BREAK_OUTPUT)) {
+                /* What GAP's break loop prints on entry (see setup_code). */
+                Obj late = ValGVar(GVarName("_GAPRUN_PRINT_LATE_MESSAGE"));
+                if (late && IS_FUNC(late))
+                    CALL_0ARGS(late);
+            }
+            if (st == STATUS_END && value != 0) {
+                UpdateLast(value);
+                if ((flags & GAPRUN_LOOP_ECHO) && !dual)
+                    ViewObjHandler(value);
+            }
+            else if (st == STATUS_RETURN) {
+                Pr("'return' must not be used in file read-eval loop\n", 0,
+                   0);
+            }
         }
-        if (st == STATUS_END && value != 0) {
-            UpdateLast(value);
-            if ((flags & GAPRUN_LOOP_ECHO) && !dual)
-                ViewObjHandler(value);
-        }
-        else if (st == STATUS_RETURN) {
-            Pr("'return' must not be used in file read-eval loop\n", 0, 0);
+        GAP_CATCH
+        {
+            post_failed = 1;
         }
         if (redirected)
             CloseOutput(&errout);
+        /* ViewObjHandler catches errors of ViewObj itself: count them */
+        if (error_count != post_before)
+            post_failed = 1;
+        if (post_failed && st != STATUS_ERROR) {
+            st = STATUS_ERROR;
+            raised = 1;
+            just_quit = 0;
+        }
         if (STATE(UserHasQUIT) || st == STATUS_QQUIT) {
             report->quit = 2;
             quit_code = report->exit_code = gap_exit_code();
@@ -538,6 +614,24 @@ static void read_eval_input(TypInputFile * input, int flags,
     STATE(UserHasQUIT) = FALSE;
 }
 
+/* read_eval_input, then close the input, also when something raises
+ * outside ReadEvalCommand (the input lives on the caller's stack frame,
+ * which the error jump leaves). */
+static void read_eval_input_closing(TypInputFile * input, int flags,
+                                    gaprun_loop_report * report)
+{
+    GAP_TRY
+    {
+        read_eval_input(input, flags, report);
+    }
+    GAP_CATCH
+    {
+        CloseInput(input);
+        GAP_THROW();
+    }
+    CloseInput(input);
+}
+
 int gaprun_loop_file(const char * path, int flags,
                      gaprun_loop_report * report)
 {
@@ -546,13 +640,12 @@ int gaprun_loop_file(const char * path, int flags,
     if (!initialized)
         return GAPRUN_MISUSE;
     gaprun_entry_begin();
-    int ok = GAP_Enter();
+    volatile int ok = GAP_Enter();
     if (ok) {
         TypInputFile input = { 0 };
         if (OpenInput(&input, path)) {
             opened = 1;
-            read_eval_input(&input, flags, report);
-            CloseInput(&input);
+            read_eval_input_closing(&input, flags, report);
         }
         Pr("\03", 0, 0); /* flush GAP's buffered output */
     }
@@ -577,10 +670,8 @@ int gaprun_loop_string(const char * code, size_t len, int flags,
         Obj instream =
             CALL_1ARGS(ValGVar(GVarName("InputTextString")), source);
         TypInputFile input = { 0 };
-        if (OpenInputStream(&input, instream, FALSE)) {
-            read_eval_input(&input, flags, report);
-            CloseInput(&input);
-        }
+        if (OpenInputStream(&input, instream, FALSE))
+            read_eval_input_closing(&input, flags, report);
         Pr("\03", 0, 0);
     }
     GAP_Leave();
