@@ -237,3 +237,31 @@ fn hostile_on_break_message_leaves_gaps_input_and_output_sane() {
         assert_eq!(st[0].output, "x");
     });
 }
+
+#[test]
+fn error_message_is_whole_not_cut_at_gaps_line_width() {
+    let long = "x".repeat(150);
+    let (message, shown, call_message) = with_gap(move |gap| {
+        let e = gap.eval_value(&format!("Error(\"{long}\");")).unwrap_err();
+        let Error::Gap(g) = &e else { panic!("{e:?}") };
+        let error = gap.global("Error").unwrap().unwrap();
+        let arg = gap.string(&format!("{long} and more")).unwrap();
+        let Err(Error::Gap(c)) = gap.call(&error, &[&arg]) else {
+            panic!("no error")
+        };
+        (g.message.clone(), e.to_string(), c.message)
+    });
+    let long = "x".repeat(150);
+    assert_eq!(message, long);
+    assert!(shown.contains(&long), "{shown}");
+    assert_eq!(call_message, format!("{long} and more"));
+}
+
+#[test]
+fn multi_line_message_is_kept_whole() {
+    let message = with_gap(|gap| match gap.eval_value("Error(\"first\\nsecond\");") {
+        Err(Error::Gap(g)) => g.message,
+        other => panic!("{other:?}"),
+    });
+    assert_eq!(message, "first\nsecond");
+}

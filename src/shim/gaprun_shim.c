@@ -280,6 +280,9 @@ static int run_setup_code(void)
         error_buffer = NEW_STRING(0);
         error_stream = DoOperation2Args(
             ValGVar(GVarName("OutputTextString")), error_buffer, True);
+        /* no 80-column line breaks ("\\\n") inside captured messages */
+        CALL_2ARGS(ValGVar(GVarName("SetPrintFormattingStatus")),
+                   error_stream, False);
         errout_name = MakeImmString("*errout*");
         gvar_error_output = GVarName("ERROR_OUTPUT");
         AssGVar(gvar_error_output, error_stream);
