@@ -540,6 +540,8 @@ fn build_workspace(
     let tmp = dir.join(format!(".{}.{pid}.tmp.ws", key.id));
     let tmp_stamp = dir.join(format!(".{}.{pid}.tmp.json", key.id));
     let log = dir.join(format!(".{}.{pid}.log", key.id));
+    let tables = dir.join(format!(".{}.{pid}.tables", key.id));
+    let methods = dir.join(format!(".{}.{pid}.methods", key.id));
     let result = (|| {
         let save_options = GapOptions {
             workspace: None,
@@ -547,9 +549,18 @@ fn build_workspace(
         };
         let tmp_c = CString::new(tmp.as_os_str().as_bytes())
             .map_err(|_| "cache path contains a NUL byte".to_string())?;
+        let (tables_file, methods_file) = (tables.clone(), methods.clone());
         let code = in_child(&log, move || {
-            if crate::runtime::Gap::init(save_options).is_err() {
+            let Ok(gap) = crate::runtime::Gap::init(save_options) else {
                 return 3;
+            };
+            // What a normal start looks like, for the trial load to compare.
+            if let Err(e) = fs::write(&tables_file, tables_bytes(&kernel_tables()))
+                .map_err(|e| e.to_string())
+                .and_then(|()| dump_methods(&gap, &methods_file))
+            {
+                eprintln!("recording the normal start failed: {e}");
+                return 4;
             }
             // SAFETY: GAP is initialised on this (the only) thread; the
             // shim catches GAP errors.
@@ -573,20 +584,17 @@ fn build_workspace(
             workspace: Some(tmp.clone()),
             ..options.clone()
         };
+        let (tables_file, methods_file) = (tables.clone(), methods.clone());
         let code = in_child(&log, move || {
-            match crate::runtime::Gap::init(trial_options) {
-                Ok(gap) => match gap.eval_value("EARLY_METHOD(First, 2) <> fail and 1 + 1 = 2;") {
-                    Ok(v) if matches!(gap.view(&v).as_deref(), Ok("true")) => TRIAL_OK,
-                    Ok(v) => {
-                        eprintln!("sanity check gave {:?}", gap.view(&v));
-                        5
-                    }
-                    Err(e) => {
-                        eprintln!("sanity check failed: {e}");
-                        5
-                    }
-                },
-                Err(_) => 3,
+            let Ok(gap) = crate::runtime::Gap::init(trial_options) else {
+                return 3;
+            };
+            match same_as_normal_start(&gap, &tables_file, &methods_file) {
+                Ok(()) => TRIAL_OK,
+                Err((code, why)) => {
+                    eprintln!("{why}");
+                    code
+                }
             }
         })?;
         if code != TRIAL_OK {
@@ -620,10 +628,139 @@ fn build_workspace(
         prune(dir, KEEP);
         Ok(())
     })();
-    for leftover in [&tmp, &tmp_stamp, &log] {
+    for leftover in [
+        &tmp,
+        &tmp_stamp,
+        &log,
+        &tables,
+        &methods,
+        &restored_methods(&methods),
+    ] {
         let _ = fs::remove_file(leftover);
     }
     result
+}
+
+/// A GAP function expression, `function(stream)`, that writes every
+/// operation's method table to the stream as text.
+pub const METHOD_DUMP_GAP: &str = include_str!("workspace_methods.g");
+
+/// The kernel's dispatch tables, entry by entry (raw addresses: comparable
+/// only between processes forked from one parent).
+fn kernel_tables() -> Vec<u64> {
+    // SAFETY: plain reads of the kernel's static tables into a buffer of
+    // the size the shim reports.
+    unsafe {
+        let n = sys::gaprun_kernel_table_entries();
+        let mut v = vec![0u64; n];
+        let got = sys::gaprun_kernel_tables_raw(v.as_mut_ptr(), n);
+        v.truncate(got.min(n));
+        v
+    }
+}
+
+fn tables_bytes(entries: &[u64]) -> Vec<u8> {
+    entries.iter().flat_map(|e| e.to_le_bytes()).collect()
+}
+
+/// Where an address points, as (object file, offset in it): the same in
+/// two processes that mapped the same files, wherever they mapped them.
+fn symbolic(addr: u64) -> Option<(Vec<u8>, u64)> {
+    if addr == 0 {
+        return Some((Vec::new(), 0));
+    }
+    let mut info: libc::Dl_info = unsafe { std::mem::zeroed() };
+    // SAFETY: dladdr only reads the loader's tables; `info` is a valid
+    // out-parameter and its name points into the loader's own memory.
+    if unsafe { libc::dladdr(addr as *const libc::c_void, &mut info) } == 0
+        || info.dli_fname.is_null()
+    {
+        return None;
+    }
+    // SAFETY: dli_fname is a NUL-terminated string owned by the loader.
+    let name = unsafe { std::ffi::CStr::from_ptr(info.dli_fname) };
+    Some((name.to_bytes().to_vec(), addr - info.dli_fbase as u64))
+}
+
+/// Write the method-table dump ([`METHOD_DUMP_GAP`]) to `path`.
+fn dump_methods(gap: &crate::runtime::Gap, path: &Path) -> Result<(), String> {
+    let path = path.to_str().ok_or("cache path is not UTF-8")?;
+    let code = format!(
+        "CallFuncList(function(dump) local out; \
+         out := OutputTextFile({path:?}, false); SetPrintFormattingStatus(out, false); \
+         dump(out); CloseStream(out); return true; end, [{METHOD_DUMP_GAP}]);\n"
+    );
+    gap.eval_value(&code).map(|_| ()).map_err(|e| e.to_string())
+}
+
+/// In the trial-load child: the restored (and repaired) GAP must equal the
+/// normal start recorded in `tables` and `methods`, in the kernel's
+/// dispatch tables and in every operation's method table, and answer a few
+/// questions right. `Err((exit code, why))` otherwise.
+fn same_as_normal_start(
+    gap: &crate::runtime::Gap,
+    tables: &Path,
+    methods: &Path,
+) -> Result<(), (i32, String)> {
+    let mut unrepairable = 0i64;
+    // SAFETY: reads two counters of the shim.
+    let repaired = unsafe { sys::gaprun_workspace_tables_repaired(&mut unrepairable) };
+    let normal =
+        fs::read(tables).map_err(|e| (6, format!("cannot read {}: {e}", tables.display())))?;
+    let now = tables_bytes(&kernel_tables());
+    if normal.len() != now.len() {
+        return Err((6, "kernel tables of another layout".into()));
+    }
+    let differ: Vec<usize> = normal
+        .chunks_exact(8)
+        .zip(now.chunks_exact(8))
+        .enumerate()
+        .filter(|(_, (a, b))| a != b)
+        .filter(|(_, (a, b))| {
+            let word = |c: &[u8]| u64::from_le_bytes(c.try_into().unwrap_or([0; 8]));
+            let (a, b) = (symbolic(word(a)), symbolic(word(b)));
+            a.is_none() || a != b
+        })
+        .map(|(i, _)| i)
+        .collect();
+    if !differ.is_empty() || repaired < 0 || unrepairable != 0 {
+        return Err((
+            6,
+            format!(
+                "{} kernel table entries differ after the repair (first at {:?}; {repaired} repaired, {unrepairable} unrepairable)",
+                differ.len(),
+                &differ[..differ.len().min(5)]
+            ),
+        ));
+    }
+    let restored = restored_methods(methods);
+    dump_methods(gap, &restored).map_err(|e| (7, e))?;
+    let same = fs::read(methods).ok() == fs::read(&restored).ok();
+    let _ = fs::remove_file(&restored);
+    if !same {
+        return Err((7, "method tables differ".into()));
+    }
+    let sanity = "EARLY_METHOD(First, 2) <> fail and 1 + 1 = 2 and \
+        SUB_FLAGS(FLAGS_FILTER(IsPGroup and IsAbelian), FLAGS_FILTER(IsAbelian)) \
+        = FLAGS_FILTER(IsPGroup);";
+    match gap.eval_value(sanity) {
+        Ok(v) if matches!(gap.view(&v).as_deref(), Ok("true")) => Ok(()),
+        Ok(v) => Err((5, format!("sanity check gave {:?}", gap.view(&v)))),
+        Err(e) => Err((5, format!("sanity check failed: {e}"))),
+    }
+}
+
+fn restored_methods(methods: &Path) -> PathBuf {
+    methods.with_extension("restored")
+}
+
+/// After starting from a saved workspace: how many kernel dispatch-table
+/// entries gaprun put back (`None` when GAP was not restored from one).
+pub fn tables_repaired() -> Option<u64> {
+    let mut unrepairable = 0i64;
+    // SAFETY: reads two counters of the shim.
+    let n = unsafe { sys::gaprun_workspace_tables_repaired(&mut unrepairable) };
+    u64::try_from(n).ok()
 }
 
 fn describe_exit(code: i32) -> String {
@@ -631,6 +768,8 @@ fn describe_exit(code: i32) -> String {
         3 => "GAP did not start".into(),
         4 => "GAP's SaveWorkspace failed".into(),
         5 => "the restored GAP gave wrong answers".into(),
+        6 => "the restored GAP's kernel dispatch tables differ from a normal start's".into(),
+        7 => "the restored GAP's method tables differ from a normal start's".into(),
         c if c < 0 => format!("killed by signal {}", -c),
         c => format!("exit code {c}"),
     }

@@ -303,3 +303,87 @@ fn same_answers_with_and_without_workspace() {
     );
     assert_eq!(stdout(&cold), stdout(&warm));
 }
+
+fn run_file(cache: &Path, extra: &[&str], file: &Path) -> Output {
+    let mut args = extra.to_vec();
+    args.push(file.to_str().unwrap());
+    gaprun(cache, &args)
+}
+
+fn data(name: &str) -> std::path::PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("tests/data")
+        .join(name)
+}
+
+/// Equality of flags lists (`=` dispatches through a kernel table that GAP
+/// 4.12 fills in a start-up step a restore skips): the same as `gap`'s with
+/// and without the workspace (issue 10 item 1).
+#[test]
+fn flags_equality_same_as_gap_with_workspace() {
+    let cache = tempfile::tempdir().unwrap();
+    let file = data("flags_equality.g");
+    let cold = run_file(cache.path(), &["-A", "--no-workspace"], &file);
+    assert!(cold.status.success(), "{}", stderr(&cold));
+    assert_eq!(stdout(&cold), "true true\ntrue false true true 2\n");
+    if let Some(mut gap) = common::gap_command() {
+        let o = gap
+            .args(["-A", "--quitonbreak"])
+            .arg(&file)
+            .stdin(std::process::Stdio::null())
+            .output()
+            .unwrap();
+        assert_eq!(String::from_utf8_lossy(&o.stdout), stdout(&cold));
+    }
+    let build = run_file(cache.path(), &["-A"], &file);
+    assert!(note(&build).contains("built it now"), "{}", note(&build));
+    let warm = run_file(cache.path(), &["-A"], &file);
+    assert!(
+        note(&warm).contains("used (cached workspace found"),
+        "{}",
+        note(&warm)
+    );
+    assert_eq!(stdout(&build), stdout(&cold));
+    assert_eq!(stdout(&warm), stdout(&cold));
+}
+
+/// Every operation's method table (each operation in OPERATIONS, arities 0
+/// to 6: number of methods and each method's filters, family predicate,
+/// function, rank, info and location; whether it has an early method) is
+/// identical with and without the workspace, with the default packages.
+#[test]
+fn method_tables_same_with_and_without_workspace() {
+    let cache = tempfile::tempdir().unwrap();
+    let dump = gaprun::workspace::METHOD_DUMP_GAP;
+    let code = format!("CallFuncList({dump}, [OutputTextUser()]);");
+    let cold = gaprun(cache.path(), &["--no-workspace", "-c", &code]);
+    assert!(cold.status.success(), "{}", stderr(&cold));
+    let cold = stdout(&cold);
+    assert!(
+        cold.lines().count() > 40_000,
+        "{}",
+        &cold[..cold.len().min(500)]
+    );
+    assert!(cold.contains("\nFirst/2 methods "), "no First/2 line");
+    for run in ["build", "warm"] {
+        let o = gaprun(cache.path(), &["-c", &code]);
+        assert!(o.status.success(), "{run}: {}", stderr(&o));
+        let expect = if run == "build" {
+            "built it now"
+        } else {
+            "used (cached workspace found"
+        };
+        assert!(note(&o).contains(expect), "{run}: {}", note(&o));
+        let warm = stdout(&o);
+        if warm != cold {
+            let diff: Vec<String> = cold
+                .lines()
+                .zip(warm.lines())
+                .filter(|(a, b)| a != b)
+                .take(5)
+                .map(|(a, b)| format!("- {a}\n+ {b}"))
+                .collect();
+            panic!("{run}: method tables differ:\n{}", diff.join("\n"));
+        }
+    }
+}

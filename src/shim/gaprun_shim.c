@@ -26,6 +26,7 @@
 
 #include "libgap-api.h"
 #include "protected.h"
+#include "workspace.h"
 
 #include "ariths.h"
 #include "calls.h"
@@ -210,6 +211,9 @@ int gaprun_initialize(int argc, char ** argv, gaprun_mark_fn mark)
     host_mark = mark;
     GAP_Initialize(argc, argv, mark_all, on_gap_error, 0);
     initialized = 1;
+    /* A restored workspace: put back the kernel table entries the restore
+     * skipped, before any caller's code runs (src/shim/workspace.c). */
+    gaprun_workspace_repair_tables();
     return run_setup_code();
 }
 
