@@ -551,10 +551,16 @@ fn build_workspace(
     let tables = dir.join(format!(".{}.{pid}.tables", key.id));
     let methods = dir.join(format!(".{}.{pid}.methods", key.id));
     let result = (|| {
-        let save_options = GapOptions {
+        // The workspace does not depend on memory limits (they are not in
+        // the key): build without this run's limits, so a tight `-K`/`-o`
+        // cannot make the build fail and mark the configuration as failed.
+        let unlimited = GapOptions {
             workspace: None,
+            warn_limit: None,
+            hard_limit: None,
             ..options.clone()
         };
+        let save_options = unlimited.clone();
         let tmp_c = CString::new(tmp.as_os_str().as_bytes())
             .map_err(|_| "cache path contains a NUL byte".to_string())?;
         let (tables_file, methods_file) = (tables.clone(), methods.clone());
@@ -590,7 +596,7 @@ fn build_workspace(
         // fit its kernel, so restore it once in a child first.
         let trial_options = GapOptions {
             workspace: Some(tmp.clone()),
-            ..options.clone()
+            ..unlimited
         };
         let (tables_file, methods_file) = (tables.clone(), methods.clone());
         let code = in_child(&log, move || {
