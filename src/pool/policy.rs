@@ -172,7 +172,7 @@ pub enum PolicyError {
     #[error(
         "hard limit {} is too small: GAP needs a hard limit (-K) of at least 64m to start \
          (or -K 0 for none)",
-        crate::size::gap_flag_value(*.0)
+        crate::size::format_bytes(*.0)
     )]
     HardLimitTooSmall(u64),
 }
