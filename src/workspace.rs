@@ -683,6 +683,7 @@ fn symbolic(addr: u64) -> Option<(Vec<u8>, u64)> {
     if addr == 0 {
         return Some((Vec::new(), 0));
     }
+    // SAFETY: Dl_info is a plain C struct of pointers; all-zero is valid.
     let mut info: libc::Dl_info = unsafe { std::mem::zeroed() };
     // SAFETY: dladdr only reads the loader's tables; `info` is a valid
     // out-parameter and its name points into the loader's own memory.
@@ -766,15 +767,6 @@ fn same_as_normal_start(
 
 fn restored_methods(methods: &Path) -> PathBuf {
     methods.with_extension("restored")
-}
-
-/// After starting from a saved workspace: how many kernel dispatch-table
-/// entries gaprun put back (`None` when GAP was not restored from one).
-pub fn tables_repaired() -> Option<u64> {
-    let mut unrepairable = 0i64;
-    // SAFETY: reads two counters of the shim.
-    let n = unsafe { sys::gaprun_workspace_tables_repaired(&mut unrepairable) };
-    u64::try_from(n).ok()
 }
 
 fn describe_exit(code: i32) -> String {
