@@ -19,16 +19,21 @@
 //!   loaded, `SaveWorkspace` to a temporary file), then trial-loaded in a
 //!   second forked child, and only then published with two renames (stamp,
 //!   then workspace), all while holding an advisory lock on the key;
-//! - the stamp records the workspace's size, modification time and a hash of
-//!   its first and last 64 KiB, checked at every start (a truncated or
-//!   replaced file fails that check and is rebuilt);
+//! - the stamp records the workspace's size, modification time and the
+//!   SHA-256 of its whole content, checked at every start before GAP reads
+//!   it (GAP's loader dies on a damaged file; a truncated, replaced or
+//!   damaged file fails the check and is rebuilt);
 //! - forks happen only before GAP is initialised in this process and only
 //!   when the process has a single thread.
 //!
 //! A second process that finds the lock taken starts without the cache
-//! rather than wait. GAP 4.12 loses "early methods" in a restored workspace
-//! (fixed in GAP 4.13.0); the save step records them in the workspace and
-//! reinstalls them after restoring (see `src/shim/workspace.c`).
+//! rather than wait. A GAP 4.12 restore differs from a normal start in two
+//! ways, both repaired (see `src/shim/workspace.c`): it loses the operations'
+//! "early methods" (fixed in GAP 4.13.0), and it skips the module step that
+//! sets some kernel dispatch-table entries (`=` on flags lists). The trial
+//! load compares the restored GAP with a normal start (every kernel table
+//! entry, every operation's method table); any difference left makes the
+//! build fail, and the configuration then runs without a cache, saying why.
 
 use crate::runtime::{build_info, GapOptions};
 use crate::sys;
@@ -39,7 +44,7 @@ use serde::{Deserialize, Serialize};
 use sha2::{Digest, Sha256};
 use std::ffi::CString;
 use std::fs::{self, File, OpenOptions};
-use std::io::{Read, Seek, SeekFrom, Write};
+use std::io::{Read, Write};
 use std::os::fd::AsRawFd;
 use std::os::unix::ffi::OsStrExt;
 use std::os::unix::fs::MetadataExt;
@@ -54,8 +59,6 @@ pub const CACHE_DIR_ENV: &str = "GAPRUN_WORKSPACE_CACHE";
 /// sane (distinct from GAP's own exit codes, so a GAP that exits on a
 /// mismatched workspace cannot pass for success).
 const TRIAL_OK: i32 = 73;
-/// Bytes hashed at each end of a workspace file for the stamp.
-const EDGE_BYTES: u64 = 64 * 1024;
 /// Sub-folders of a GAP root whose files make up the fingerprint.
 const FINGERPRINT_DIRS: [&str; 3] = ["lib", "grp", "pkg"];
 /// Single files of a GAP root that GAP reads at start-up.
@@ -143,8 +146,8 @@ pub struct Stamp {
     pub key: String,
     pub size: u64,
     pub mtime_ns: i128,
-    /// SHA-256 of the first and last 64 KiB.
-    pub edges: String,
+    /// SHA-256 of the whole workspace file.
+    pub sha256: String,
     /// Unix time it was built.
     pub created: u64,
     /// Milliseconds it took to build and verify.
@@ -158,8 +161,11 @@ pub struct CacheEntry {
     pub key: String,
     pub workspace: PathBuf,
     pub bytes: u64,
-    /// It has a stamp and the file still matches it.
+    /// It has a stamp and the file still matches it (size, modification
+    /// time and SHA-256 of its whole content).
     pub valid: bool,
+    /// Why it is not valid (damaged, truncated, unstamped, ...).
+    pub problem: Option<String>,
     pub stamp: Option<Stamp>,
 }
 
@@ -288,19 +294,21 @@ fn paths(dir: &Path, id: &str) -> Paths {
     }
 }
 
-/// SHA-256 of the first and last [`EDGE_BYTES`] of a file.
-fn edge_hash(path: &Path, size: u64) -> std::io::Result<String> {
+/// SHA-256 of a whole file. Checked before every restore: GAP's loader
+/// trusts the file and dies ("Panic ... Bad type") on damage anywhere in
+/// it. About 30 ms for a 45 MB workspace with SHA-NI (see
+/// docs/workspace-cache.md).
+fn content_hash(path: &Path) -> std::io::Result<String> {
     let mut file = File::open(path)?;
     let mut hasher = Sha256::new();
-    let mut buf = vec![0u8; EDGE_BYTES.min(size) as usize];
-    file.read_exact(&mut buf)?;
-    hasher.update(&buf);
-    if size > EDGE_BYTES {
-        let tail = EDGE_BYTES.min(size - EDGE_BYTES);
-        file.seek(SeekFrom::Start(size - tail))?;
-        let mut buf = vec![0u8; tail as usize];
-        file.read_exact(&mut buf)?;
-        hasher.update(&buf);
+    let mut buf = vec![0u8; 1 << 20];
+    loop {
+        match file.read(&mut buf) {
+            Ok(0) => break,
+            Ok(n) => hasher.update(&buf[..n]),
+            Err(e) if e.kind() == std::io::ErrorKind::Interrupted => continue,
+            Err(e) => return Err(e),
+        }
     }
     Ok(format!("{:x}", hasher.finalize()))
 }
@@ -339,10 +347,10 @@ fn check_entry(p: &Paths, id: &str) -> Result<Stamp, Problem> {
             "it was modified after it was verified".into(),
         ));
     }
-    match edge_hash(&p.workspace, meta.len()) {
-        Ok(h) if h == stamp.edges => Ok(stamp),
+    match content_hash(&p.workspace) {
+        Ok(h) if h == stamp.sha256 => Ok(stamp),
         Ok(_) => Err(Problem::Stale(
-            "its content changed (checksum mismatch)".into(),
+            "its content changed (damaged: SHA-256 mismatch)".into(),
         )),
         Err(e) => Err(Problem::Stale(format!("it cannot be read: {e}"))),
     }
@@ -540,16 +548,33 @@ fn build_workspace(
     let tmp = dir.join(format!(".{}.{pid}.tmp.ws", key.id));
     let tmp_stamp = dir.join(format!(".{}.{pid}.tmp.json", key.id));
     let log = dir.join(format!(".{}.{pid}.log", key.id));
+    let tables = dir.join(format!(".{}.{pid}.tables", key.id));
+    let methods = dir.join(format!(".{}.{pid}.methods", key.id));
     let result = (|| {
-        let save_options = GapOptions {
+        // The workspace does not depend on memory limits (they are not in
+        // the key): build without this run's limits, so a tight `-K`/`-o`
+        // cannot make the build fail and mark the configuration as failed.
+        let unlimited = GapOptions {
             workspace: None,
+            warn_limit: None,
+            hard_limit: None,
             ..options.clone()
         };
+        let save_options = unlimited.clone();
         let tmp_c = CString::new(tmp.as_os_str().as_bytes())
             .map_err(|_| "cache path contains a NUL byte".to_string())?;
+        let (tables_file, methods_file) = (tables.clone(), methods.clone());
         let code = in_child(&log, move || {
-            if crate::runtime::Gap::init(save_options).is_err() {
+            let Ok(gap) = crate::runtime::Gap::init(save_options) else {
                 return 3;
+            };
+            // What a normal start looks like, for the trial load to compare.
+            if let Err(e) = fs::write(&tables_file, tables_bytes(&kernel_tables()))
+                .map_err(|e| e.to_string())
+                .and_then(|()| dump_methods(&gap, &methods_file))
+            {
+                eprintln!("recording the normal start failed: {e}");
+                return 4;
             }
             // SAFETY: GAP is initialised on this (the only) thread; the
             // shim catches GAP errors.
@@ -571,22 +596,19 @@ fn build_workspace(
         // fit its kernel, so restore it once in a child first.
         let trial_options = GapOptions {
             workspace: Some(tmp.clone()),
-            ..options.clone()
+            ..unlimited
         };
+        let (tables_file, methods_file) = (tables.clone(), methods.clone());
         let code = in_child(&log, move || {
-            match crate::runtime::Gap::init(trial_options) {
-                Ok(gap) => match gap.eval_value("EARLY_METHOD(First, 2) <> fail and 1 + 1 = 2;") {
-                    Ok(v) if matches!(gap.view(&v).as_deref(), Ok("true")) => TRIAL_OK,
-                    Ok(v) => {
-                        eprintln!("sanity check gave {:?}", gap.view(&v));
-                        5
-                    }
-                    Err(e) => {
-                        eprintln!("sanity check failed: {e}");
-                        5
-                    }
-                },
-                Err(_) => 3,
+            let Ok(gap) = crate::runtime::Gap::init(trial_options) else {
+                return 3;
+            };
+            match same_as_normal_start(&gap, &tables_file, &methods_file) {
+                Ok(()) => TRIAL_OK,
+                Err((code, why)) => {
+                    eprintln!("{why}");
+                    code
+                }
             }
         })?;
         if code != TRIAL_OK {
@@ -601,7 +623,7 @@ fn build_workspace(
             key: key.id.clone(),
             size: meta.len(),
             mtime_ns: mtime_ns(&meta),
-            edges: edge_hash(&tmp, meta.len()).map_err(|e| e.to_string())?,
+            sha256: content_hash(&tmp).map_err(|e| e.to_string())?,
             created: SystemTime::now()
                 .duration_since(UNIX_EPOCH)
                 .map(|d| d.as_secs())
@@ -620,10 +642,131 @@ fn build_workspace(
         prune(dir, KEEP);
         Ok(())
     })();
-    for leftover in [&tmp, &tmp_stamp, &log] {
+    for leftover in [
+        &tmp,
+        &tmp_stamp,
+        &log,
+        &tables,
+        &methods,
+        &restored_methods(&methods),
+    ] {
         let _ = fs::remove_file(leftover);
     }
     result
+}
+
+/// A GAP function expression, `function(stream)`, that writes every
+/// operation's method table to the stream as text.
+pub const METHOD_DUMP_GAP: &str = include_str!("workspace_methods.g");
+
+/// The kernel's dispatch tables, entry by entry (raw addresses: comparable
+/// only between processes forked from one parent).
+fn kernel_tables() -> Vec<u64> {
+    // SAFETY: plain reads of the kernel's static tables into a buffer of
+    // the size the shim reports.
+    unsafe {
+        let n = sys::gaprun_kernel_table_entries();
+        let mut v = vec![0u64; n];
+        let got = sys::gaprun_kernel_tables_raw(v.as_mut_ptr(), n);
+        v.truncate(got.min(n));
+        v
+    }
+}
+
+fn tables_bytes(entries: &[u64]) -> Vec<u8> {
+    entries.iter().flat_map(|e| e.to_le_bytes()).collect()
+}
+
+/// Where an address points, as (object file, offset in it): the same in
+/// two processes that mapped the same files, wherever they mapped them.
+fn symbolic(addr: u64) -> Option<(Vec<u8>, u64)> {
+    if addr == 0 {
+        return Some((Vec::new(), 0));
+    }
+    // SAFETY: Dl_info is a plain C struct of pointers; all-zero is valid.
+    let mut info: libc::Dl_info = unsafe { std::mem::zeroed() };
+    // SAFETY: dladdr only reads the loader's tables; `info` is a valid
+    // out-parameter and its name points into the loader's own memory.
+    if unsafe { libc::dladdr(addr as *const libc::c_void, &mut info) } == 0
+        || info.dli_fname.is_null()
+    {
+        return None;
+    }
+    // SAFETY: dli_fname is a NUL-terminated string owned by the loader.
+    let name = unsafe { std::ffi::CStr::from_ptr(info.dli_fname) };
+    Some((name.to_bytes().to_vec(), addr - info.dli_fbase as u64))
+}
+
+/// Write the method-table dump ([`METHOD_DUMP_GAP`]) to `path`.
+fn dump_methods(gap: &crate::runtime::Gap, path: &Path) -> Result<(), String> {
+    let path = path.to_str().ok_or("cache path is not UTF-8")?;
+    let code = format!(
+        "CallFuncList(function(dump) local out; \
+         out := OutputTextFile({path:?}, false); SetPrintFormattingStatus(out, false); \
+         dump(out); CloseStream(out); return true; end, [{METHOD_DUMP_GAP}]);\n"
+    );
+    gap.eval_value(&code).map(|_| ()).map_err(|e| e.to_string())
+}
+
+/// In the trial-load child: the restored (and repaired) GAP must equal the
+/// normal start recorded in `tables` and `methods`, in the kernel's
+/// dispatch tables and in every operation's method table, and answer a few
+/// questions right. `Err((exit code, why))` otherwise.
+fn same_as_normal_start(
+    gap: &crate::runtime::Gap,
+    tables: &Path,
+    methods: &Path,
+) -> Result<(), (i32, String)> {
+    let mut unrepairable = 0i64;
+    // SAFETY: reads two counters of the shim.
+    let repaired = unsafe { sys::gaprun_workspace_tables_repaired(&mut unrepairable) };
+    let normal =
+        fs::read(tables).map_err(|e| (6, format!("cannot read {}: {e}", tables.display())))?;
+    let now = tables_bytes(&kernel_tables());
+    if normal.len() != now.len() {
+        return Err((6, "kernel tables of another layout".into()));
+    }
+    let differ: Vec<usize> = normal
+        .chunks_exact(8)
+        .zip(now.chunks_exact(8))
+        .enumerate()
+        .filter(|(_, (a, b))| a != b)
+        .filter(|(_, (a, b))| {
+            let word = |c: &[u8]| u64::from_le_bytes(c.try_into().unwrap_or([0; 8]));
+            let (a, b) = (symbolic(word(a)), symbolic(word(b)));
+            a.is_none() || a != b
+        })
+        .map(|(i, _)| i)
+        .collect();
+    if !differ.is_empty() || repaired < 0 || unrepairable != 0 {
+        return Err((
+            6,
+            format!(
+                "{} kernel table entries differ after the repair (first at {:?}; {repaired} repaired, {unrepairable} unrepairable)",
+                differ.len(),
+                &differ[..differ.len().min(5)]
+            ),
+        ));
+    }
+    let restored = restored_methods(methods);
+    dump_methods(gap, &restored).map_err(|e| (7, e))?;
+    let same = fs::read(methods).ok() == fs::read(&restored).ok();
+    let _ = fs::remove_file(&restored);
+    if !same {
+        return Err((7, "method tables differ".into()));
+    }
+    let sanity = "EARLY_METHOD(First, 2) <> fail and 1 + 1 = 2 and \
+        SUB_FLAGS(FLAGS_FILTER(IsPGroup and IsAbelian), FLAGS_FILTER(IsAbelian)) \
+        = FLAGS_FILTER(IsPGroup);";
+    match gap.eval_value(sanity) {
+        Ok(v) if matches!(gap.view(&v).as_deref(), Ok("true")) => Ok(()),
+        Ok(v) => Err((5, format!("sanity check gave {:?}", gap.view(&v)))),
+        Err(e) => Err((5, format!("sanity check failed: {e}"))),
+    }
+}
+
+fn restored_methods(methods: &Path) -> PathBuf {
+    methods.with_extension("restored")
 }
 
 fn describe_exit(code: i32) -> String {
@@ -631,6 +774,8 @@ fn describe_exit(code: i32) -> String {
         3 => "GAP did not start".into(),
         4 => "GAP's SaveWorkspace failed".into(),
         5 => "the restored GAP gave wrong answers".into(),
+        6 => "the restored GAP's kernel dispatch tables differ from a normal start's".into(),
+        7 => "the restored GAP's method tables differ from a normal start's".into(),
         c if c < 0 => format!("killed by signal {}", -c),
         c => format!("exit code {c}"),
     }
@@ -707,10 +852,16 @@ pub fn entries(dir: &Path) -> Vec<CacheEntry> {
             continue;
         };
         let p = paths(dir, id);
+        let check = check_entry(&p, id);
         out.push(CacheEntry {
             key: id.to_string(),
             bytes: fs::metadata(&path).map(|m| m.len()).unwrap_or(0),
-            valid: check_entry(&p, id).is_ok(),
+            valid: check.is_ok(),
+            problem: match check {
+                Ok(_) => None,
+                Err(Problem::Missing) => Some("no stamp".into()),
+                Err(Problem::Stale(why)) => Some(why),
+            },
             stamp: read_stamp(&p.stamp),
             workspace: path,
         });

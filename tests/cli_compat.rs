@@ -5,7 +5,7 @@
 //! Statement mode:  `gaprun - < F` ≙ `gap -q < F` (also `gaprun -c "$(cat F)"`)
 
 mod common;
-use common::gaprun_bin;
+use common::{gap_command, gaprun_bin};
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output, Stdio};
 
@@ -13,23 +13,6 @@ fn script(name: &str) -> PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR"))
         .join("tests/scripts")
         .join(name)
-}
-
-/// The distribution's gap kernel with this build's roots, if there is one.
-fn gap_command() -> Option<Command> {
-    let exe = gaprun::runtime::build_info().gap_executable;
-    if exe.is_empty() || !Path::new(exe).is_file() {
-        eprintln!("skipping comparison: no distribution `gap` binary in this build");
-        return None;
-    }
-    let roots = gaprun::runtime::built_in_roots()
-        .iter()
-        .map(|p| p.display().to_string())
-        .collect::<Vec<_>>()
-        .join(";");
-    let mut cmd = Command::new(exe);
-    cmd.arg("-l").arg(roots).arg("-q");
-    Some(cmd)
 }
 
 /// GAP colours its (invisible under -q) prompts with escape codes; the

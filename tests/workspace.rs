@@ -303,3 +303,204 @@ fn same_answers_with_and_without_workspace() {
     );
     assert_eq!(stdout(&cold), stdout(&warm));
 }
+
+fn run_file(cache: &Path, extra: &[&str], file: &Path) -> Output {
+    let mut args = extra.to_vec();
+    args.push(file.to_str().unwrap());
+    gaprun(cache, &args)
+}
+
+fn data(name: &str) -> std::path::PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("tests/data")
+        .join(name)
+}
+
+/// Equality of flags lists (`=` dispatches through a kernel table that GAP
+/// 4.12 fills in a start-up step a restore skips): the same as `gap`'s with
+/// and without the workspace (issue 10 item 1).
+#[test]
+fn flags_equality_same_as_gap_with_workspace() {
+    let cache = tempfile::tempdir().unwrap();
+    let file = data("flags_equality.g");
+    let cold = run_file(cache.path(), &["-A", "--no-workspace"], &file);
+    assert!(cold.status.success(), "{}", stderr(&cold));
+    assert_eq!(stdout(&cold), "true true\ntrue false true true 2\n");
+    if let Some(mut gap) = common::gap_command() {
+        let o = gap
+            .args(["-A", "--quitonbreak"])
+            .arg(&file)
+            .stdin(std::process::Stdio::null())
+            .output()
+            .unwrap();
+        assert_eq!(String::from_utf8_lossy(&o.stdout), stdout(&cold));
+    }
+    let build = run_file(cache.path(), &["-A"], &file);
+    assert!(note(&build).contains("built it now"), "{}", note(&build));
+    let warm = run_file(cache.path(), &["-A"], &file);
+    assert!(
+        note(&warm).contains("used (cached workspace found"),
+        "{}",
+        note(&warm)
+    );
+    assert_eq!(stdout(&build), stdout(&cold));
+    assert_eq!(stdout(&warm), stdout(&cold));
+}
+
+/// Every operation's method table (each operation in OPERATIONS, arities 0
+/// to 6: number of methods and each method's filters, family predicate,
+/// function, rank, info and location; whether it has an early method) is
+/// identical with and without the workspace, with the default packages.
+#[test]
+fn method_tables_same_with_and_without_workspace() {
+    let cache = tempfile::tempdir().unwrap();
+    let dump = gaprun::workspace::METHOD_DUMP_GAP;
+    let code = format!("CallFuncList({dump}, [OutputTextUser()]);");
+    let cold = gaprun(cache.path(), &["--no-workspace", "-c", &code]);
+    assert!(cold.status.success(), "{}", stderr(&cold));
+    let cold = stdout(&cold);
+    assert!(
+        cold.lines().count() > 40_000,
+        "{}",
+        &cold[..cold.len().min(500)]
+    );
+    assert!(cold.contains("\nFirst/2 methods "), "no First/2 line");
+    for run in ["build", "warm"] {
+        let o = gaprun(cache.path(), &["-c", &code]);
+        assert!(o.status.success(), "{run}: {}", stderr(&o));
+        let expect = if run == "build" {
+            "built it now"
+        } else {
+            "used (cached workspace found"
+        };
+        assert!(note(&o).contains(expect), "{run}: {}", note(&o));
+        let warm = stdout(&o);
+        if warm != cold {
+            let diff: Vec<String> = cold
+                .lines()
+                .zip(warm.lines())
+                .filter(|(a, b)| a != b)
+                .take(5)
+                .map(|(a, b)| format!("- {a}\n+ {b}"))
+                .collect();
+            panic!("{run}: method tables differ:\n{}", diff.join("\n"));
+        }
+    }
+}
+
+/// The workspace file of the only entry in `cache`.
+fn only_workspace(cache: &Path) -> std::path::PathBuf {
+    let info = cache_info(cache, &["-A"]);
+    let entries = info["entries"].as_array().unwrap();
+    assert_eq!(entries.len(), 1, "{info}");
+    entries[0]["workspace"].as_str().unwrap().into()
+}
+
+/// A workspace damaged inside with its size and modification time kept
+/// (4 KB flipped a quarter into the file) is detected: `cache info` says
+/// it is not valid, and the next start warns, rebuilds and answers right
+/// (issue 11 item 2).
+#[test]
+fn damaged_inside_with_same_size_and_mtime_is_rebuilt() {
+    use std::io::{Read, Seek, SeekFrom, Write};
+    let cache = tempfile::tempdir().unwrap();
+    let first = gaprun(cache.path(), &["-A", "-c", CODE]);
+    assert!(note(&first).contains("built it now"), "{}", note(&first));
+    let ws = only_workspace(cache.path());
+    let meta = std::fs::metadata(&ws).unwrap();
+    let mut f = std::fs::OpenOptions::new()
+        .read(true)
+        .write(true)
+        .open(&ws)
+        .unwrap();
+    let at = meta.len() / 4;
+    let mut block = vec![0u8; 4096];
+    f.seek(SeekFrom::Start(at)).unwrap();
+    f.read_exact(&mut block).unwrap();
+    for b in &mut block {
+        *b = !*b;
+    }
+    f.seek(SeekFrom::Start(at)).unwrap();
+    f.write_all(&block).unwrap();
+    f.set_modified(meta.modified().unwrap()).unwrap();
+    drop(f);
+    let after = std::fs::metadata(&ws).unwrap();
+    assert_eq!(after.len(), meta.len());
+    assert_eq!(after.modified().unwrap(), meta.modified().unwrap());
+
+    let info = cache_info(cache.path(), &["-A"]);
+    assert_eq!(info["entries"][0]["valid"], false, "{info}");
+    assert!(
+        info["entries"][0]["problem"]
+            .as_str()
+            .unwrap_or("")
+            .contains("content"),
+        "{info}"
+    );
+    assert_eq!(info["current"]["used"], false, "{info}");
+
+    let o = gaprun(cache.path(), &["-A", "-c", CODE]);
+    assert!(o.status.success(), "{}", stderr(&o));
+    assert_eq!(stdout(&o), ANSWER);
+    assert!(
+        stderr(&o).contains("warning: cached workspace"),
+        "{}",
+        stderr(&o)
+    );
+    assert!(note(&o).contains("built it now"), "{}", note(&o));
+    let o = gaprun(cache.path(), &["-A", "-c", CODE]);
+    assert_eq!(stdout(&o), ANSWER);
+    assert!(
+        note(&o).contains("used (cached workspace found"),
+        "{}",
+        note(&o)
+    );
+}
+
+/// No damage to the cache folder stops gaprun from starting: a garbage
+/// stamp, a stamp with the wrong size, a stamp or lock that is a folder, a
+/// cache "folder" that is a file; each start answers right (issue 11 item 2).
+#[test]
+fn no_cache_damage_stops_a_start() {
+    let cache = tempfile::tempdir().unwrap();
+    let first = gaprun(cache.path(), &["-A", "-c", CODE]);
+    assert!(note(&first).contains("built it now"), "{}", note(&first));
+    let ws = only_workspace(cache.path());
+    let stamp = ws.with_extension("json");
+    let lock = ws.with_extension("lock");
+    let check = |what: &str| {
+        let o = gaprun(cache.path(), &["-A", "-c", CODE]);
+        assert!(o.status.success(), "{what}: {}", stderr(&o));
+        assert_eq!(stdout(&o), ANSWER, "{what}: {}", stderr(&o));
+        o
+    };
+
+    std::fs::write(&stamp, b"\x00garbage{{{").unwrap();
+    let o = check("garbage stamp");
+    assert!(stderr(&o).contains("no valid stamp"), "{}", stderr(&o));
+
+    let mut s: serde_json::Value = serde_json::from_slice(&std::fs::read(&stamp).unwrap()).unwrap();
+    s["size"] = serde_json::json!(s["size"].as_u64().unwrap() + 1);
+    std::fs::write(&stamp, serde_json::to_vec(&s).unwrap()).unwrap();
+    let o = check("stamp with the wrong size");
+    assert!(stderr(&o).contains("size changed"), "{}", stderr(&o));
+
+    std::fs::remove_file(&lock).unwrap();
+    std::fs::create_dir(&lock).unwrap();
+    std::fs::remove_file(&stamp).unwrap();
+    check("lock is a folder");
+    std::fs::remove_dir(&lock).unwrap();
+
+    std::fs::remove_file(&ws).unwrap();
+    std::fs::create_dir_all(&stamp).unwrap();
+    check("stamp is a folder");
+    check("stamp is a folder, again");
+
+    let file = cache.path().join("not-a-folder");
+    std::fs::write(&file, "x").unwrap();
+    let o = gaprun(&file, &["-A", "-c", CODE]);
+    assert!(o.status.success(), "{}", stderr(&o));
+    assert_eq!(stdout(&o), ANSWER);
+    let o = gaprun(&file, &["cache", "info"]);
+    assert!(o.status.success(), "{}", stderr(&o));
+}

@@ -82,6 +82,9 @@ pub fn run(gap: &GapArgs, args: &CacheArgs) -> i32 {
                     when,
                     what
                 );
+                if let Some(problem) = &e.problem {
+                    println!("    not usable: {problem}");
+                }
             }
             EXIT_OK
         }

@@ -23,6 +23,12 @@ pub const TIB: u64 = 1 << 40;
 
 /// GAP halves a pool that cannot be mapped down to this size, then gives up.
 pub const GAP_MIN_POOL: u64 = 16 * MIB;
+/// The smallest hard limit (`-K`) GAP 4.12.1 starts with: below about
+/// 58 MiB (-A) to 61 MiB (default packages), with or without a saved
+/// workspace, it panics while loading ("cannot extend the workspace any
+/// more"); measured by bisection, see docs/workspace-cache.md. `-K 0` means
+/// no limit. Packages given with `--packages` may need more.
+pub const GAP_MIN_HARD_LIMIT: u64 = 64 * MIB;
 /// GAP's default `-m` on 64-bit.
 pub const GAP_DEFAULT_WORKSPACE: u64 = 128 * MIB;
 /// GAP's default `-o` is max(this, 3/4 of RAM).
@@ -163,6 +169,12 @@ pub enum PolicyError {
          malloc on Linux; give a pool of at least 16m"
     )]
     SbrkOnLinux,
+    #[error(
+        "hard limit {} is too small: GAP needs a hard limit (-K) of at least 64m to start \
+         (or -K 0 for none)",
+        crate::size::format_bytes(*.0)
+    )]
+    HardLimitTooSmall(u64),
 }
 
 /// SageMath's `get_gap_memory_pool_size()` (sage.interfaces.gap), restated:
@@ -299,6 +311,12 @@ pub fn decide(facts: &MachineFacts, overrides: &Overrides) -> Result<PoolDecisio
     let env = Env::new(facts);
     let (noreserve, noreserve_reason) = decide_noreserve(&env, overrides)?;
     let regime = regime(&env, noreserve);
+    if let Some(k) = overrides
+        .hard_limit
+        .filter(|&k| k != 0 && k < GAP_MIN_HARD_LIMIT)
+    {
+        return Err(PolicyError::HardLimitTooSmall(k));
+    }
     let (hard, hard_reason) = decide_hard(&env, overrides);
     let (pool, pool_reason) = decide_pool(&env, regime, overrides, hard)?;
     let (workspace, workspace_reason) = decide_workspace(overrides, pool, hard);

@@ -478,6 +478,31 @@ fn rows() -> Vec<Row> {
             want: Err(PolicyError::SbrkOnLinux),
         },
         Row {
+            name: "override -K below what GAP needs to start",
+            facts: linux(g24, 0, 0, true, 0),
+            ov: Overrides {
+                hard_limit: Some(10 * MIB),
+                ..Default::default()
+            },
+            want: Err(PolicyError::HardLimitTooSmall(10 * MIB)),
+        },
+        Row {
+            name: "override -K at the minimum",
+            facts: linux(g24, 0, 0, true, 0),
+            ov: Overrides {
+                hard_limit: Some(GAP_MIN_HARD_LIMIT),
+                ..Default::default()
+            },
+            want: Ok(Want {
+                regime: LinuxNoreserve,
+                noreserve: true,
+                pool: (GAP_MIN_HARD_LIMIT, GAP_MIN_HARD_LIMIT),
+                hard: Some((GAP_MIN_HARD_LIMIT, GAP_MIN_HARD_LIMIT)),
+                said: &[("hard_limit", "override")],
+                extra: nothing,
+            }),
+        },
+        Row {
             name: "override noreserve off with hook",
             facts: linux(g24, 0, 0, true, 8),
             ov: Overrides {
@@ -893,6 +918,7 @@ proptest! {
             prop_assert!(
                 (ov.noreserve == Some(true) && !f.hook_available)
                     || (ov.pool_size == Some(0) && f.platform == Platform::Linux)
+                    || ov.hard_limit.is_some_and(|k| k != 0 && k < GAP_MIN_HARD_LIMIT)
             );
             return Ok(());
         };

@@ -27,6 +27,7 @@
 
 #include "libgap-api.h"
 #include "protected.h"
+#include "workspace.h"
 
 #include "ariths.h"
 #include "calls.h"
@@ -309,6 +310,9 @@ int gaprun_initialize(int argc, char ** argv, gaprun_mark_fn mark)
     GAP_Initialize(argc, argv, mark_all, on_gap_error, 0);
     install_exec_intr_stat();
     initialized = 1;
+    /* A restored workspace: put back the kernel table entries the restore
+     * skipped, before any caller's code runs (src/shim/workspace.c). */
+    gaprun_workspace_repair_tables();
     return run_setup_code();
 }
 

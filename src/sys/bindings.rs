@@ -564,5 +564,17 @@ extern "C" {
     pub fn gaprun_save_workspace(path: *const ::std::os::raw::c_char) -> ::std::os::raw::c_int;
 }
 extern "C" {
+    pub fn gaprun_workspace_repair_tables() -> ::std::os::raw::c_int;
+}
+extern "C" {
+    pub fn gaprun_workspace_tables_repaired(unrepairable: *mut i64) -> i64;
+}
+extern "C" {
+    pub fn gaprun_kernel_table_entries() -> usize;
+}
+extern "C" {
+    pub fn gaprun_kernel_tables_raw(out: *mut u64, n: usize) -> usize;
+}
+extern "C" {
     pub fn gaprun_fork_set_memory_limits(warn_kb: u64, kill_kb: u64);
 }

@@ -15,3 +15,7 @@ List(Irr(SymmetricGroup(4)), ValuesOfClassFunction);
 m := IdentityMat(3, GF(2));; MultMatrixRowLeft(m, 1, Z(2));; List(m, ShallowCopy);
 Factors(2^64 + 1);
 Collected(List([1 .. 200], i -> Phi(i) mod 4));
+FLAGS_FILTER(IsPGroup) = SUB_FLAGS(FLAGS_FILTER(IsPGroup and IsAbelian), FLAGS_FILTER(IsAbelian));
+Set([FLAGS_FILTER(IsGroup), FLAGS_FILTER(IsRing), FLAGS_FILTER(IsGroup)], TRUES_FLAGS);
+t := CharacterTable(SymmetricGroup(5));; List(Irr(t), x -> Norm(x)); SizesCentralizers(t);
+IsSolvableGroup(SmallGroup(120, 5)); NormalSubgroups(SymmetricGroup(4));
