@@ -298,8 +298,7 @@ fn paths(dir: &Path, id: &str) -> Paths {
 /// trusts the file and dies ("Panic ... Bad type") on damage anywhere in
 /// it. About 30 ms for a 45 MB workspace with SHA-NI (see
 /// docs/workspace-cache.md).
-fn content_hash(path: &Path) -> std::io::Result<String> {
-    let mut file = File::open(path)?;
+fn content_hash(mut file: &File) -> std::io::Result<String> {
     let mut hasher = Sha256::new();
     let mut buf = vec![0u8; 1 << 20];
     loop {
@@ -320,9 +319,18 @@ fn read_stamp(path: &Path) -> Option<Stamp> {
 /// Whether the workspace under `p` is verified and unchanged; `Err` says
 /// what is wrong.
 fn check_entry(p: &Paths, id: &str) -> Result<Stamp, Problem> {
-    let ws_meta = fs::metadata(&p.workspace);
+    open_verified(p, id).map(|(stamp, _)| stamp)
+}
+
+/// Open the workspace under `p` and verify that very file (stamp, size,
+/// mtime, SHA-256) through the open handle. GAP must then load it through
+/// the same handle ([`pin_for_gap`]): by path, another gaprun pruning the
+/// cache or replacing the entry between the check and the load would make
+/// GAP open a missing or unverified file.
+fn open_verified(p: &Paths, id: &str) -> Result<(Stamp, File), Problem> {
+    let file = File::open(&p.workspace);
     let stamp = read_stamp(&p.stamp);
-    let (meta, stamp) = match (ws_meta, stamp) {
+    let (file, stamp) = match (file, stamp) {
         (Err(_), None) => return Err(Problem::Missing),
         (Err(_), Some(_)) => return Err(Problem::Stale("its file is missing".into())),
         (Ok(_), None) => {
@@ -330,8 +338,11 @@ fn check_entry(p: &Paths, id: &str) -> Result<Stamp, Problem> {
                 "it has no valid stamp (interrupted build?)".into(),
             ))
         }
-        (Ok(m), Some(s)) => (m, s),
+        (Ok(f), Some(s)) => (f, s),
     };
+    let meta = file
+        .metadata()
+        .map_err(|e| Problem::Stale(format!("it cannot be read: {e}")))?;
     if stamp.key != id {
         return Err(Problem::Stale("its stamp names another key".into()));
     }
@@ -347,12 +358,30 @@ fn check_entry(p: &Paths, id: &str) -> Result<Stamp, Problem> {
             "it was modified after it was verified".into(),
         ));
     }
-    match content_hash(&p.workspace) {
-        Ok(h) if h == stamp.sha256 => Ok(stamp),
+    match content_hash(&file) {
+        Ok(h) if h == stamp.sha256 => Ok((stamp, file)),
         Ok(_) => Err(Problem::Stale(
             "its content changed (damaged: SHA-256 mismatch)".into(),
         )),
         Err(e) => Err(Problem::Stale(format!("it cannot be read: {e}"))),
+    }
+}
+
+/// The path GAP should load a verified workspace from: on Linux the open
+/// handle itself (`/proc/self/fd/N`, kept open for the life of the
+/// process), so GAP reads exactly the bytes that were verified even if the
+/// cache entry is removed or replaced meanwhile; elsewhere the file's path.
+fn pin_for_gap(file: File, path: &Path) -> PathBuf {
+    static PINNED: std::sync::Mutex<Vec<File>> = std::sync::Mutex::new(Vec::new());
+    let proc_path = PathBuf::from(format!("/proc/self/fd/{}", file.as_raw_fd()));
+    if cfg!(target_os = "linux") && proc_path.exists() {
+        PINNED
+            .lock()
+            .unwrap_or_else(|poisoned| poisoned.into_inner())
+            .push(file);
+        proc_path
+    } else {
+        path.to_path_buf()
     }
 }
 
@@ -421,10 +450,10 @@ fn resolve(
     status.key = Some(key.id.clone());
     let p = paths(&dir, &key.id);
     status.workspace = Some(p.workspace.clone());
-    let problem = match check_entry(&p, &key.id) {
-        Ok(_) => {
+    let problem = match open_verified(&p, &key.id) {
+        Ok((_, file)) => {
             status.used = true;
-            options.workspace = Some(p.workspace.clone());
+            options.workspace = Some(pin_for_gap(file, &p.workspace));
             return (options, done(status, "cached workspace found".into()));
         }
         Err(problem) => problem,
@@ -502,10 +531,10 @@ fn resolve(
         }
     };
     // Someone may have finished while we were looking.
-    if check_entry(&p, &key.id).is_ok() {
+    if let Ok((_, file)) = open_verified(&p, &key.id) {
         status.used = true;
         status.warnings.clear();
-        options.workspace = Some(p.workspace.clone());
+        options.workspace = Some(pin_for_gap(file, &p.workspace));
         return (
             options,
             done(
@@ -518,10 +547,25 @@ fn resolve(
     let _ = fs::remove_file(&p.workspace);
     match build_workspace(&options, &dir, &key, &p, start) {
         Ok(()) => {
-            status.used = true;
             status.built = true;
-            options.workspace = Some(p.workspace.clone());
-            (options, done(status, format!("{why_not}; built it now")))
+            match open_verified(&p, &key.id) {
+                Ok((_, file)) => {
+                    status.used = true;
+                    options.workspace = Some(pin_for_gap(file, &p.workspace));
+                    (options, done(status, format!("{why_not}; built it now")))
+                }
+                // Another gaprun removed or replaced it already (`cache
+                // clear`, pruning): start without it rather than fail.
+                Err(_) => (
+                    options,
+                    done(
+                        status,
+                        format!(
+                            "{why_not}; built it now, but it was removed before it could be used"
+                        ),
+                    ),
+                ),
+            }
         }
         Err(e) => {
             let _ = fs::write(&p.failed, format!("{e}\n"));
@@ -623,7 +667,9 @@ fn build_workspace(
             key: key.id.clone(),
             size: meta.len(),
             mtime_ns: mtime_ns(&meta),
-            sha256: content_hash(&tmp).map_err(|e| e.to_string())?,
+            sha256: File::open(&tmp)
+                .and_then(|f| content_hash(&f))
+                .map_err(|e| e.to_string())?,
             created: SystemTime::now()
                 .duration_since(UNIX_EPOCH)
                 .map(|d| d.as_secs())

@@ -119,7 +119,12 @@ fn command_mode_equals_statement_mode() {
         let mut piped = gaprun(autoload);
         piped.arg("-");
         let p = run_with_stdin(piped, Some(&script(name)));
-        assert_eq!(c.status.code(), Some(want_code), "{name}");
+        assert_eq!(
+            c.status.code(),
+            Some(want_code),
+            "{name}: exit code of -c; stderr: {}",
+            String::from_utf8_lossy(&c.stderr)
+        );
         assert_eq!(
             String::from_utf8_lossy(&c.stdout),
             String::from_utf8_lossy(&p.stdout),

@@ -504,3 +504,53 @@ fn no_cache_damage_stops_a_start() {
     let o = gaprun(&file, &["cache", "info"]);
     assert!(o.status.success(), "{}", stderr(&o));
 }
+
+/// A workspace that disappears between its check and GAP's loading of it —
+/// another gaprun pruning the cache, `cache clear`, a rebuild replacing it —
+/// does not stop a start: the start restores the very file it verified
+/// (regression: "GAP setup: cannot read saved workspace …", exit 2, seen
+/// when parallel test binaries shared one cache).
+#[test]
+fn workspace_removed_while_starting_does_not_stop_a_start() {
+    let cache = tempfile::tempdir().unwrap();
+    let first = gaprun(cache.path(), &["-A", "-c", CODE]);
+    assert!(first.status.success(), "{}", stderr(&first));
+    let ws = only_workspace(cache.path());
+    // Take the entry away for a moment and put the same file (same inode,
+    // so its stamp stays right) back, over and over.
+    let keep = cache.path().join("keep.hardlink");
+    let stop = std::sync::Arc::new(std::sync::atomic::AtomicBool::new(false));
+    let flicker = {
+        let (stop, ws, keep) = (stop.clone(), ws.clone(), keep.clone());
+        std::thread::spawn(move || {
+            while !stop.load(std::sync::atomic::Ordering::Relaxed) {
+                let _ = std::fs::remove_file(&keep);
+                if std::fs::hard_link(&ws, &keep).is_ok() {
+                    let _ = std::fs::remove_file(&ws);
+                    std::thread::sleep(std::time::Duration::from_millis(2));
+                    let _ = std::fs::rename(&keep, &ws);
+                }
+                std::thread::sleep(std::time::Duration::from_millis(10));
+            }
+        })
+    };
+    let mut failures = Vec::new();
+    for _ in 0..20 {
+        let o = gaprun(cache.path(), &["-A", "-c", CODE]);
+        if !o.status.success() || stdout(&o) != ANSWER {
+            failures.push(format!(
+                "{:?}: {}{}",
+                o.status.code(),
+                stdout(&o),
+                stderr(&o)
+            ));
+        }
+    }
+    stop.store(true, std::sync::atomic::Ordering::Relaxed);
+    flicker.join().unwrap();
+    assert!(
+        failures.is_empty(),
+        "{} of 20 starts failed: {failures:#?}",
+        failures.len()
+    );
+}
