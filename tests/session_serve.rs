@@ -686,3 +686,43 @@ fn signals_clean_up_the_socket_folder() {
         assert_all_gone(&pids, &format!("signal {sig}"));
     }
 }
+
+/// Issue 10 item 5: `QUIT_GAP(n)`, `QuitGap(n)` and `quit;` inside a
+/// session end that session, reported `session_dead` with the exit status
+/// (its output kept); later requests to it are `session_dead`; the server
+/// and the other sessions go on.
+#[test]
+fn a_session_that_quits_is_reported_dead() {
+    let mut s = Server::start();
+    for (n, (code, status)) in [
+        ("Print(\"bye\\n\"); QUIT_GAP(3); Print(\"never\\n\");", 3),
+        ("Print(\"bye\\n\"); QuitGap(4);", 4),
+        ("Print(\"bye\\n\"); quit;", 0),
+    ]
+    .into_iter()
+    .enumerate()
+    {
+        let n = n as u64 * 10;
+        let b = s.req(json!({"id": n, "op": "fork"}))["session"]
+            .as_u64()
+            .unwrap();
+        // the quitting eval and one more, pipelined
+        s.send_only(json!({"id": n + 1, "op": "eval", "code": code, "session": b}));
+        s.send_only(json!({"id": n + 2, "op": "eval", "code": "1;", "session": b}));
+        let a = s.read();
+        assert_eq!(a["id"], n + 1, "{a}");
+        assert_eq!(a["code"], "session_dead", "{a}");
+        assert_eq!(a["exit_status"], status, "{a}");
+        assert_eq!(a["output"], "bye\n", "{a}");
+        let a = s.read();
+        assert_eq!(
+            (a["id"].clone(), a["code"].clone()),
+            (json!(n + 2), json!("session_dead")),
+            "{a}"
+        );
+        let a = s.req(json!({"id": n + 3, "op": "eval", "code": "2;", "session": b}));
+        assert_eq!(a["code"], "session_dead", "{a}");
+        let a = s.req(json!({"id": n + 4, "op": "eval", "code": "1+1;", "session": 0}));
+        assert_eq!(a["json"], 2, "{a}");
+    }
+}

@@ -106,8 +106,10 @@ pub(super) fn session_loop(
         // Fork answers go through the server (it sends them once the new
         // session is connected).
         let mut via_server = false;
+        // GAP quit in this eval: the session ends once the answer is out.
+        let mut quit = None;
         match req.get("op").and_then(Value::as_str) {
-            Some("eval") => eval_request(gap, &req, rid, id, statm.as_ref(), &mut out),
+            Some("eval") => quit = eval_request(gap, &req, rid, id, statm.as_ref(), &mut out),
             Some("fork") => {
                 let new_id = req.get("new_session").and_then(Value::as_u64).unwrap_or(0);
                 via_server = true;
@@ -138,6 +140,7 @@ pub(super) fn session_loop(
         answers += 1;
         let Some((fd, slot)) = direct else {
             conn.write_all(&out)?;
+            exit_if_quit(quit);
             continue;
         };
         match &out_lock {
@@ -148,6 +151,7 @@ pub(super) fn session_loop(
                 write_fd(fd, &out);
                 slot.store(answers, Ordering::Release);
                 flock(lock, libc::LOCK_UN);
+                exit_if_quit(quit);
                 continue;
             }
             _ => {
@@ -172,6 +176,17 @@ pub(super) fn session_loop(
             }
         }
         slot.store(answers, Ordering::Release);
+        exit_if_quit(quit);
+    }
+}
+
+/// End this session with GAP's exit status after GAP quit (its answer is
+/// out). Its process group and reaping are the server's business.
+fn exit_if_quit(quit: Option<i32>) {
+    if let Some(code) = quit {
+        // SAFETY: leave without destructors or atexit handlers (a forked
+        // process; nothing of ours needs flushing: answers are raw writes).
+        unsafe { libc::_exit(code) }
     }
 }
 
@@ -301,6 +316,12 @@ pub(super) struct EvalAnswer<'a> {
     pub(super) statements: Vec<StatementAnswer<'a>>,
     pub(super) wall_ms: f64,
     pub(super) rss_kb: u64,
+    /// `session_dead` when GAP quit (the session then ends).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub(super) code: Option<&'static str>,
+    /// The exit status GAP quit with.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub(super) exit_status: Option<i32>,
 }
 
 /// Append a `bad_request` answer to `out`.
@@ -311,7 +332,9 @@ fn bad_request(out: &mut Vec<u8>, rid: &Value, msg: &str) {
     );
 }
 
-/// Run an `eval` request and append its answer (JSON, no newline) to `out`.
+/// Run an `eval` request and append its answer (JSON, no newline) to
+/// `out`. `Some(exit status)` when GAP quit (`QUIT_GAP(n)`, `QuitGap(n)`,
+/// `QUIT;`, `quit;`): the answer says `session_dead`, the session must end.
 pub(super) fn eval_request(
     gap: &Gap,
     req: &Value,
@@ -319,33 +342,49 @@ pub(super) fn eval_request(
     id: u64,
     statm: Option<&std::fs::File>,
     out: &mut Vec<u8>,
-) {
+) -> Option<i32> {
     let code = req.get("code").and_then(Value::as_str).unwrap_or("");
     // The server checked the field; checked again here so that nothing
     // can make the conversion to a Duration panic.
     let timeout = match ms_field(req, "timeout_ms", false) {
         Ok(t) => t.map(|ms| (ms, Duration::try_from_secs_f64(ms / 1e3))),
-        Err(e) => return bad_request(out, rid, &e),
+        Err(e) => {
+            bad_request(out, rid, &e);
+            return None;
+        }
     };
     let timeout_ms = timeout.as_ref().map(|(ms, _)| *ms);
     let _ = gap.clear_interrupt();
     let t0 = Instant::now();
     let result = match timeout {
         Some((_, Ok(d))) => gap.with_deadline(d, |g| g.eval(code)),
-        Some((_, Err(_))) => return bad_request(out, rid, "timeout too large"),
+        Some((_, Err(_))) => {
+            bad_request(out, rid, "timeout too large");
+            return None;
+        }
         None => gap.eval(code),
     };
     let wall_ms = t0.elapsed().as_secs_f64() * 1e3;
     let timed_out = timeout_ms.is_some_and(|ms| wall_ms >= ms);
     let statements = match result {
         Ok(s) => s,
+        Err(gaprun::Error::Quit { code }) => {
+            write_json(
+                out,
+                &json!({"id": rid, "ok": false, "session": id, "code": "session_dead",
+                        "exit_status": code, "error": quit_message(id, code),
+                        "output": "", "wall_ms": wall_ms, "rss_kb": rss_kb_of(statm)}),
+            );
+            return Some(code);
+        }
         Err(e) => {
-            return write_json(
+            write_json(
                 out,
                 &json!({"id": rid, "ok": false, "session": id, "code": "gap",
                         "error": e.to_string(), "wall_ms": wall_ms,
                         "rss_kb": rss_kb_of(statm)}),
             );
+            return None;
         }
     };
     let mut answer = EvalAnswer {
@@ -362,6 +401,8 @@ pub(super) fn eval_request(
         statements: Vec::with_capacity(statements.len()),
         wall_ms,
         rss_kb: 0,
+        code: None,
+        exit_status: None,
     };
     for st in &statements {
         answer.output.push_str(&st.output);
@@ -370,10 +411,10 @@ pub(super) fn eval_request(
             .as_ref()
             .filter(|_| !st.suppressed)
             .and_then(|v| session::json_of(gap, v));
+        if st.interrupted {
+            answer.interrupted = true;
+        }
         if let Some(e) = &st.error {
-            if e.message.starts_with("user interrupt") {
-                answer.interrupted = true;
-            }
             if answer.error.is_none() {
                 answer.error = Some(if answer.interrupted && timed_out {
                     format!("timeout after {} ms", timeout_ms.unwrap_or(0.0))
@@ -393,9 +434,22 @@ pub(super) fn eval_request(
             json: st_json,
             error: st.error.as_ref().map(|e| e.message.as_str()),
         });
+        if st.quit {
+            // `quit;` leaves GAP's loop as a plain end of input: status 0.
+            let code = st.quit_code.unwrap_or(0);
+            answer.exit_status = Some(code);
+            answer.code = Some("session_dead");
+            answer.error = Some(quit_message(id, code));
+            break;
+        }
     }
     answer.ok = answer.error.is_none();
     answer.timed_out = answer.interrupted && timed_out;
     answer.rss_kb = rss_kb_of(statm);
     write_json(out, &answer);
+    answer.exit_status
+}
+
+fn quit_message(id: u64, code: i32) -> String {
+    format!("session {id} ended: GAP quit with exit status {code}")
 }

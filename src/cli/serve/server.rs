@@ -702,8 +702,10 @@ impl Server {
             self.send_line(&line);
             self.relayed(&track, &tx);
         }
-        // The session is gone: answer what it still owed (its exit status
-        // comes from the reaper thread, given a moment).
+        // The session is gone: what it started goes with it; answer what
+        // it still owed (its exit status comes from the reaper thread,
+        // given a moment).
+        kill_group(pid);
         std::thread::sleep(Duration::from_millis(20));
         let (why, unborn) = {
             let mut t = self.lock();
