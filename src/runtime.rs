@@ -207,6 +207,9 @@ pub struct Gap {
 pub struct Statement<'gap> {
     /// What the statement printed.
     pub output: String,
+    /// The exact bytes printed when they are not UTF-8 (`output` then holds
+    /// them lossily); `None` when `output` is exact.
+    pub output_bytes: Option<Vec<u8>>,
     /// Its value, if it had one and raised no error.
     pub value: Option<GapObj<'gap>>,
     /// The value as GAP's REPL shows it (absent when `;;` suppressed it).
@@ -525,7 +528,18 @@ impl Gap {
                 Ok(string_bytes(raw).map(|b| String::from_utf8_lossy(&b).into_owned()))
             };
             let view = text_at(4)?;
-            let output = text_at(5)?.unwrap_or_default();
+            let raw_output = list_elm(entry.raw(), 5)?;
+            let (output, output_bytes) = match string_bytes(raw_output) {
+                _ if raw_output.is_null() => (String::new(), None),
+                Some(b) => match String::from_utf8(b) {
+                    Ok(text) => (text, None),
+                    Err(e) => (
+                        String::from_utf8_lossy(e.as_bytes()).into_owned(),
+                        Some(e.into_bytes()),
+                    ),
+                },
+                None => (String::new(), None),
+            };
             let error_text = text_at(6)?.unwrap_or_default();
             let status = status as u32;
             let failed = matches!(
@@ -544,6 +558,7 @@ impl Gap {
             });
             statements.push(Statement {
                 output,
+                output_bytes,
                 value,
                 view,
                 error,

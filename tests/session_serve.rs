@@ -726,3 +726,28 @@ fn a_session_that_quits_is_reported_dead() {
         assert_eq!(a["json"], 2, "{a}");
     }
 }
+
+/// Issue 10 item 7: integers of any size stay exact in `json`; GAP strings
+/// that are not UTF-8 become `{"base64": …}` (json_text), text fields get a
+/// `<field>_base64` sibling; control characters survive.
+#[test]
+fn json_keeps_big_integers_and_bytes() {
+    let mut s = Server::start();
+    let a = s.req(json!({"id": 1, "op": "eval", "code": "[2^64, -2^100, 2^53, 7];"}));
+    assert_eq!(
+        a["json"].to_string(),
+        "[18446744073709551616,-1267650600228229401496703205376,9007199254740992,7]",
+        "{a}"
+    );
+    let a = s.req(json!({"id": 2, "op": "eval", "code": "2^200;"}));
+    assert_eq!(a["json"].to_string(), a["view"].as_str().unwrap(), "{a}");
+    let a = s.req(json!({"id": 3, "op": "eval", "code": "rec(a := \"\\377x\", b := \"caf\\303\\251\", c := \"\\r\\000\");"}));
+    assert_eq!(a["json"]["a"], json!({"base64": "/3g="}), "{a}");
+    assert_eq!(a["json"]["b"], "café", "{a}");
+    assert_eq!(a["json"]["c"], "\r\u{0}", "{a}");
+    let a = s.req(json!({"id": 4, "op": "eval", "code": "Print(\"\\377ok\\n\");"}));
+    assert_eq!(a["output_base64"], "/29rCg==", "{a}");
+    assert_eq!(a["statements"][0]["output_base64"], "/29rCg==", "{a}");
+    let a = s.req(json!({"id": 5, "op": "eval", "code": "Print(\"ok\\n\");"}));
+    assert!(a.get("output_base64").is_none(), "{a}");
+}

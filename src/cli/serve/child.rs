@@ -446,6 +446,30 @@ pub(super) fn eval_request(
     answer.ok = answer.error.is_none();
     answer.timed_out = answer.interrupted && timed_out;
     answer.rss_kb = rss_kb_of(statm);
+    if statements.iter().any(|st| st.output_bytes.is_some()) {
+        // Output that is not UTF-8: exact bytes in `output_base64`
+        // siblings (json_text), for the whole and for each statement.
+        let exit_status = answer.exit_status;
+        let mut v = serde_json::to_value(&answer).unwrap_or_default();
+        let bytes = |st: &gaprun::Statement| -> Vec<u8> {
+            st.output_bytes
+                .clone()
+                .unwrap_or_else(|| st.output.as_bytes().to_vec())
+        };
+        let all: Vec<u8> = statements.iter().flat_map(bytes).collect();
+        if let Some(m) = v.as_object_mut() {
+            gaprun::json_text::insert_text(m, "output", &all);
+        }
+        if let Some(list) = v.get_mut("statements").and_then(Value::as_array_mut) {
+            for (sv, st) in list.iter_mut().zip(&statements) {
+                if let Some(m) = sv.as_object_mut() {
+                    gaprun::json_text::insert_text(m, "output", &bytes(st));
+                }
+            }
+        }
+        write_json(out, &v);
+        return exit_status;
+    }
     write_json(out, &answer);
     answer.exit_status
 }
