@@ -4,12 +4,13 @@
 //! Process layout. The server process never runs GAP. At start, while it
 //! is still single-threaded, it forks the first session; every session is
 //! a single-threaded child that initialised (or inherited) GAP and answers
-//! requests on a Unix socket. `fork` asks a session to clone itself with
-//! `CLONE_PARENT`, so the new session inherits the GAP heap copy-on-write
-//! and is a child of the server, which reaps every session (it is also a
-//! child subreaper, for anything a session leaves orphaned). The server's threads
-//! (one reading each session, one accepting new sessions, one reaping)
-//! exist only after its own last fork.
+//! requests on a Unix socket, leading its own process group (killed as a
+//! whole). `fork` makes a session fork twice (see [`child::fork_session`]):
+//! the new session inherits the GAP heap copy-on-write and is adopted by
+//! the server, a child subreaper, which reaps every session. The server's
+//! threads (input, one reader and one writer per session, accepting,
+//! reaping, signals, drops) exist only after its own last fork; the input
+//! thread never waits on a session.
 
 mod child;
 mod direct;
