@@ -767,3 +767,23 @@ fn json_keeps_big_integers_and_bytes() {
     let a = s.req(json!({"id": 5, "op": "eval", "code": "Print(\"ok\\n\");"}));
     assert!(a.get("output_base64").is_none(), "{a}");
 }
+
+/// Requests queued for a session whose fork never happens (the session
+/// asked to fork quits first) are answered, not lost.
+#[test]
+fn requests_for_a_fork_that_never_happens_are_answered() {
+    let input = concat!(
+        "{\"id\":1,\"op\":\"fork\"}\n",
+        "{\"id\":2,\"op\":\"eval\",\"code\":\"QUIT_GAP(2);\",\"session\":1}\n",
+        "{\"id\":3,\"op\":\"fork\",\"session\":1}\n",
+        "{\"id\":4,\"op\":\"eval\",\"code\":\"1;\",\"session\":2}\n",
+        "{\"id\":5,\"op\":\"eval\",\"code\":\"6;\",\"session\":0}\n",
+        "{\"id\":6,\"op\":\"close\"}\n",
+    );
+    let lines = run_piped(input, &[]);
+    assert_eq!(lines.len(), 7, "{lines:?}");
+    assert_eq!(answer_to(&lines, &json!(2))["exit_status"], 2);
+    assert_eq!(answer_to(&lines, &json!(3))["code"], "session_dead");
+    assert_eq!(answer_to(&lines, &json!(4))["code"], "fork_failed");
+    assert_eq!(answer_to(&lines, &json!(5))["json"], 6);
+}

@@ -390,6 +390,18 @@ impl Server {
         for id in owed {
             self.error(&id, code, &format!("session {sid}: {why}"));
         }
+        // Forks asked of it (answered above) will not happen either.
+        let unborn: Vec<u64> = {
+            let t = self.lock();
+            t.sessions
+                .iter()
+                .filter(|(_, s)| s.parent == Some(sid) && s.alive)
+                .map(|(n, _)| *n)
+                .collect()
+        };
+        for n in unborn {
+            self.fail_start(n, code, &format!("session {sid} never started"));
+        }
     }
 
     /// Handle one request line; false ends the server.
