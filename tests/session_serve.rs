@@ -766,6 +766,12 @@ fn json_keeps_big_integers_and_bytes() {
     assert_eq!(a["statements"][0]["output_base64"], "/29rCg==", "{a}");
     let a = s.req(json!({"id": 5, "op": "eval", "code": "Print(\"ok\\n\");"}));
     assert!(a.get("output_base64").is_none(), "{a}");
+    let a = s.req(json!({"id": 6, "op": "eval", "code": "Error(\"\\377a\");"}));
+    use base64::Engine;
+    let text = base64::engine::general_purpose::STANDARD
+        .decode(a["error_text_base64"].as_str().unwrap_or_else(|| panic!("{a}")))
+        .unwrap();
+    assert!(text.windows(2).any(|w| w == b"\xffa"), "{a}");
 }
 
 /// Requests queued for a session whose fork never happens (the session

@@ -446,9 +446,12 @@ pub(super) fn eval_request(
     answer.ok = answer.error.is_none();
     answer.timed_out = answer.interrupted && timed_out;
     answer.rss_kb = rss_kb_of(statm);
-    if statements.iter().any(|st| st.output_bytes.is_some()) {
-        // Output that is not UTF-8: exact bytes in `output_base64`
-        // siblings (json_text), for the whole and for each statement.
+    let exact =
+        |st: &&gaprun::Statement| st.output_bytes.is_some() || st.error_text_bytes.is_some();
+    if statements.iter().any(|st| exact(&st)) {
+        // Text that is not UTF-8: exact bytes in `<field>_base64` siblings
+        // (json_text): output, for the whole and each statement, and the
+        // first error's text.
         let exit_status = answer.exit_status;
         let mut v = serde_json::to_value(&answer).unwrap_or_default();
         let bytes = |st: &gaprun::Statement| -> Vec<u8> {
@@ -457,8 +460,12 @@ pub(super) fn eval_request(
                 .unwrap_or_else(|| st.output.as_bytes().to_vec())
         };
         let all: Vec<u8> = statements.iter().flat_map(bytes).collect();
+        let first_error = statements.iter().find(|st| st.error.is_some());
         if let Some(m) = v.as_object_mut() {
             gaprun::json_text::insert_text(m, "output", &all);
+            if let Some(b) = first_error.and_then(|st| st.error_text_bytes.as_deref()) {
+                gaprun::json_text::insert_text(m, "error_text", b);
+            }
         }
         if let Some(list) = v.get_mut("statements").and_then(Value::as_array_mut) {
             for (sv, st) in list.iter_mut().zip(&statements) {
