@@ -98,7 +98,18 @@ impl Server {
 }
 
 impl Drop for Server {
+    /// SIGTERM (the server cleans up: no socket folder left behind), then
+    /// SIGKILL if it is still there after a while.
     fn drop(&mut self) {
+        // SAFETY: kill(2) of the server we started.
+        unsafe { libc::kill(self.child.id() as i32, libc::SIGTERM) };
+        let deadline = std::time::Instant::now() + Duration::from_secs(20);
+        while std::time::Instant::now() < deadline {
+            if !matches!(self.child.try_wait(), Ok(None)) {
+                return;
+            }
+            std::thread::sleep(Duration::from_millis(20));
+        }
         let _ = self.child.kill();
         let _ = self.child.wait();
     }
@@ -769,7 +780,11 @@ fn json_keeps_big_integers_and_bytes() {
     let a = s.req(json!({"id": 6, "op": "eval", "code": "Error(\"\\377a\");"}));
     use base64::Engine;
     let text = base64::engine::general_purpose::STANDARD
-        .decode(a["error_text_base64"].as_str().unwrap_or_else(|| panic!("{a}")))
+        .decode(
+            a["error_text_base64"]
+                .as_str()
+                .unwrap_or_else(|| panic!("{a}")),
+        )
         .unwrap();
     assert!(text.windows(2).any(|w| w == b"\xffa"), "{a}");
 }
