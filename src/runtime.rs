@@ -207,6 +207,12 @@ pub struct Gap {
 pub struct Statement<'gap> {
     /// What the statement printed.
     pub output: String,
+    /// The exact bytes printed when they are not UTF-8 (`output` then holds
+    /// them lossily); `None` when `output` is exact.
+    pub output_bytes: Option<Vec<u8>>,
+    /// The exact bytes of GAP's error text when they are not UTF-8 (the
+    /// `error` then holds them lossily).
+    pub error_text_bytes: Option<Vec<u8>>,
     /// Its value, if it had one and raised no error.
     pub value: Option<GapObj<'gap>>,
     /// The value as GAP's REPL shows it (absent when `;;` suppressed it).
@@ -525,8 +531,25 @@ impl Gap {
                 Ok(string_bytes(raw).map(|b| String::from_utf8_lossy(&b).into_owned()))
             };
             let view = text_at(4)?;
-            let output = text_at(5)?.unwrap_or_default();
-            let error_text = text_at(6)?.unwrap_or_default();
+            // Text and, when it is not UTF-8, its exact bytes.
+            let exact_text_at = |pos: usize| -> Result<(String, Option<Vec<u8>>)> {
+                let raw = list_elm(entry.raw(), pos)?;
+                let bytes = if raw.is_null() {
+                    None
+                } else {
+                    string_bytes(raw)
+                };
+                Ok(match bytes.map(String::from_utf8) {
+                    None => (String::new(), None),
+                    Some(Ok(text)) => (text, None),
+                    Some(Err(e)) => (
+                        String::from_utf8_lossy(e.as_bytes()).into_owned(),
+                        Some(e.into_bytes()),
+                    ),
+                })
+            };
+            let (output, output_bytes) = exact_text_at(5)?;
+            let (error_text, error_text_bytes) = exact_text_at(6)?;
             let status = status as u32;
             let failed = matches!(
                 status,
@@ -544,6 +567,8 @@ impl Gap {
             });
             statements.push(Statement {
                 output,
+                output_bytes,
+                error_text_bytes,
                 value,
                 view,
                 error,
