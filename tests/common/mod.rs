@@ -58,3 +58,22 @@ pub fn with_gap<R: Send + 'static>(f: impl FnOnce(&Gap) -> R + Send + 'static) -
 pub fn gaprun_bin() -> std::path::PathBuf {
     std::path::PathBuf::from(env!("CARGO_BIN_EXE_gaprun"))
 }
+
+/// The distribution's `gap` kernel with this build's roots and `-q`, if
+/// this build has one (tests that compare with it skip otherwise).
+#[allow(dead_code)]
+pub fn distribution_gap() -> Option<std::process::Command> {
+    let exe = gaprun::runtime::build_info().gap_executable;
+    if exe.is_empty() || !std::path::Path::new(exe).is_file() {
+        eprintln!("skipping comparison: no distribution `gap` binary in this build");
+        return None;
+    }
+    let roots = gaprun::runtime::built_in_roots()
+        .iter()
+        .map(|p| p.display().to_string())
+        .collect::<Vec<_>>()
+        .join(";");
+    let mut cmd = std::process::Command::new(exe);
+    cmd.arg("-l").arg(roots).arg("-q");
+    Some(cmd)
+}
