@@ -83,6 +83,27 @@ fn eventually(cond: impl Fn() -> bool) -> bool {
     cond()
 }
 
+/// Wait for `child` at most 60 s; past that kill its process group (it
+/// ignored the signal) and fail.
+fn wait_bounded(child: &mut std::process::Child) -> std::process::ExitStatus {
+    let deadline = Instant::now() + Duration::from_secs(60);
+    loop {
+        if let Some(status) = child.try_wait().unwrap() {
+            return status;
+        }
+        if Instant::now() > deadline {
+            // SAFETY: signals the test's own child (and its group).
+            unsafe {
+                libc::kill(-(child.id() as i32), libc::SIGKILL);
+                libc::kill(child.id() as i32, libc::SIGKILL);
+            }
+            let _ = child.wait();
+            panic!("gaprun did not stop within 60 s of the signal");
+        }
+        std::thread::sleep(Duration::from_millis(50));
+    }
+}
+
 /// A marker no other process has: a `sleep` duration unique to this run.
 fn marker(n: u32) -> String {
     format!("{}.{}{n}", 3000 + n, std::process::id())
@@ -298,7 +319,7 @@ fn processes_a_timed_out_task_started_die_with_it_even_daemons() {
 
 /// Start a batch whose first task finishes at once and whose second runs
 /// `sleep MARKER` forever; wait for the first result line.
-fn start_stoppable_batch(dir: &Path, m: &str, own_group: bool) -> (std::process::Child, String) {
+fn start_stoppable_batch(dir: &Path, m: &str) -> (std::process::Child, String) {
     let lines = [
         r#"{"code": "1;"}"#.to_string(),
         format!(r#"{{"code": "while true do Exec(\"sleep {m}\"); od;"}}"#),
@@ -306,10 +327,8 @@ fn start_stoppable_batch(dir: &Path, m: &str, own_group: bool) -> (std::process:
     std::fs::write(dir.join("tasks.jsonl"), lines.join("\n")).unwrap();
     let mut cmd = gaprun_cmd(&["batch", "-j", "1", "tasks.jsonl"], dir);
     cmd.stdout(Stdio::piped()).stderr(Stdio::piped());
-    if own_group {
-        // Like a shell's job: the terminal's Ctrl-C goes to the group.
-        cmd.process_group(0);
-    }
+    // Like a shell's job: the terminal's Ctrl-C goes to the whole group.
+    cmd.process_group(0);
     let mut child = cmd.spawn().unwrap();
     let mut first = String::new();
     BufReader::new(child.stdout.as_mut().unwrap())
@@ -323,9 +342,7 @@ fn start_stoppable_batch(dir: &Path, m: &str, own_group: bool) -> (std::process:
 }
 
 fn stopped(mut child: std::process::Child, first: &str, m: &str) {
-    let start = Instant::now();
-    let status = child.wait().unwrap();
-    assert!(start.elapsed() < Duration::from_secs(30));
+    let status = wait_bounded(&mut child);
     let mut rest = String::new();
     std::io::Read::read_to_string(child.stdout.as_mut().unwrap(), &mut rest).unwrap();
     let mut err = String::new();
@@ -346,7 +363,7 @@ fn stopped(mut child: std::process::Child, first: &str, m: &str) {
 fn ctrl_c_to_the_process_group_stops_the_batch() {
     let dir = tempfile::tempdir().unwrap();
     let m = marker(4);
-    let (child, first) = start_stoppable_batch(dir.path(), &m, true);
+    let (child, first) = start_stoppable_batch(dir.path(), &m);
     // SAFETY: sends a signal to the test's own child's process group.
     unsafe { libc::kill(-(child.id() as i32), libc::SIGINT) };
     stopped(child, &first, &m);
@@ -356,7 +373,8 @@ fn ctrl_c_to_the_process_group_stops_the_batch() {
 fn sigint_to_the_parent_alone_stops_the_batch() {
     let dir = tempfile::tempdir().unwrap();
     let m = marker(5);
-    let (child, first) = start_stoppable_batch(dir.path(), &m, false);
+    let (child, first) = start_stoppable_batch(dir.path(), &m);
+    // Only the parent, not its group.
     // SAFETY: sends a signal to the test's own child.
     unsafe { libc::kill(child.id() as i32, libc::SIGINT) };
     stopped(child, &first, &m);
@@ -384,13 +402,14 @@ fn ctrl_c_stops_run_and_test_too() {
         let mut cmd = gaprun_cmd(args, dir.path());
         cmd.stdout(Stdio::piped()).stderr(Stdio::piped());
         cmd.process_group(0);
-        let child = cmd.spawn().unwrap();
+        let mut child = cmd.spawn().unwrap();
         assert!(
             eventually(|| !processes_with(&m).is_empty()),
             "{args:?} started"
         );
         // SAFETY: sends a signal to the test's own child's process group.
         unsafe { libc::kill(-(child.id() as i32), libc::SIGINT) };
+        wait_bounded(&mut child);
         let out = child.wait_with_output().unwrap();
         assert_eq!(
             out.status.code(),
