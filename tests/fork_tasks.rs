@@ -209,13 +209,21 @@ fn the_output_cap_applies_to_code_tasks() {
 
 #[test]
 fn statuses_are_consistent_and_exit_codes_meaningful() {
-    let (results, _) = batch(
+    let dir = tempfile::tempdir().unwrap();
+    std::fs::write(
+        dir.path().join("hungry.g"),
+        "l := [];; while true do Add(l, [1..1000]); od;\n",
+    )
+    .unwrap();
+    let (results, _) = batch_in(
+        dir.path(),
         &[
             r#"{"code": "5; Error(\"boom\");"}"#,
             r#"{"code": "l := [];; while true do Add(l, [1..1000]); od;", "memory_limit": "300m"}"#,
             r#"{"code": "x := ListWithIdenticalEntries(10^8, 0);;", "memory_limit": "200m"}"#,
             r#"{"code": "6;"}"#,
             r#"{"code": "while true do od;", "timeout": 1}"#,
+            r#"{"file": "hungry.g", "memory_limit": "300m"}"#,
         ],
         &["-j", "2"],
     );
@@ -235,6 +243,8 @@ fn statuses_are_consistent_and_exit_codes_meaningful() {
     assert_eq!(results[4]["status"], "timeout");
     assert_eq!(results[4]["exit_code"], Value::Null);
     assert_eq!(results[4]["signal"], "SIGKILL");
+    // The same cause in a file task: the same status.
+    assert_eq!(results[5]["status"], "memory_limit", "{}", results[5]);
 }
 
 #[test]

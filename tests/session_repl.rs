@@ -19,6 +19,20 @@ fn start(history: &std::path::Path) -> impl Expect {
     p
 }
 
+/// A session that also records itself into `tst`, at its first prompt.
+fn start_recording(dir: &std::path::Path, tst: &std::path::Path) -> impl Expect {
+    let mut cmd = Command::new(common::gaprun_bin());
+    cmd.arg("-A")
+        .arg("--record")
+        .arg(tst)
+        .env("GAPRUN_HISTORY", dir.join("history"))
+        .env("TERM", "xterm");
+    let mut p = Session::spawn(cmd).expect("spawn gaprun on a pty");
+    p.set_expect_timeout(Some(Duration::from_secs(60)));
+    p.expect("gap> ").expect("first prompt");
+    p
+}
+
 #[test]
 fn repl_session_like_gap() {
     let dir = tempfile::tempdir().unwrap();
@@ -90,15 +104,7 @@ fn repl_session_like_gap() {
 fn tab_completion_and_recorded_session() {
     let dir = tempfile::tempdir().unwrap();
     let tst = dir.path().join("session.tst");
-    let mut cmd = Command::new(common::gaprun_bin());
-    cmd.arg("-A")
-        .arg("--record")
-        .arg(&tst)
-        .env("GAPRUN_HISTORY", dir.path().join("history"))
-        .env("TERM", "xterm");
-    let mut p = Session::spawn(cmd).expect("spawn gaprun on a pty");
-    p.set_expect_timeout(Some(Duration::from_secs(60)));
-    p.expect("gap> ").unwrap();
+    let mut p = start_recording(dir.path(), &tst);
     // `SymmetricGro` + Tab completes to the common prefix `SymmetricGroup`
     p.send("SymmetricGro\t").unwrap();
     std::thread::sleep(Duration::from_millis(200));
@@ -114,4 +120,37 @@ fn tab_completion_and_recorded_session() {
         text.starts_with("gap> SymmetricGroup(3);\nSym( [ 1 .. 3 ] )\ngap> 1/0;\nError, Rational operations: <divisor> must not be zero\n"),
         "{text}"
     );
+}
+
+/// `?topic` goes to GAP's help system at once (no `;`): the prompt comes
+/// back as `gap> `, and the next line is a statement of its own.
+#[test]
+fn help_request_does_not_wait_for_more_input() {
+    let dir = tempfile::tempdir().unwrap();
+    let mut p = start(&dir.path().join("history"));
+    p.send_line("?Size").unwrap();
+    p.expect("gap> ").unwrap();
+    p.send_line("1 + 1;").unwrap();
+    p.expect("2\r\n").unwrap();
+    p.expect("gap> ").unwrap();
+    p.send_line("quit;").unwrap();
+    p.expect(expectrl::Eof).unwrap();
+}
+
+/// With `--record`, output without a final newline stays visible (the
+/// prompt does not overdraw it) and gets `record`'s warning; the
+/// transcript ends its line.
+#[test]
+fn recorded_session_keeps_output_without_final_newline() {
+    let dir = tempfile::tempdir().unwrap();
+    let tst = dir.path().join("session.tst");
+    let mut p = start_recording(dir.path(), &tst);
+    p.send_line("Print(1, 2, 3);").unwrap();
+    p.expect(expectrl::Regex("123\r?\n")).unwrap();
+    p.expect("prints no final newline").unwrap();
+    p.expect("gap> ").unwrap();
+    p.send_line("quit;").unwrap();
+    p.expect(expectrl::Eof).unwrap();
+    let text = std::fs::read_to_string(&tst).unwrap();
+    assert!(text.starts_with("gap> Print(1, 2, 3);\n123\n"), "{text}");
 }

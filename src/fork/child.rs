@@ -113,7 +113,10 @@ fn child_run(
     }
     // Test() must see GAP's own error stream (it folds error messages into
     // the output it compares); other tasks capture errors for the report.
-    gap.set_error_capture(!matches!(task.kind, TaskKind::Test(_)));
+    if let Err(e) = gap.set_error_capture(!matches!(task.kind, TaskKind::Test(_))) {
+        eprintln!("gaprun: {e}");
+        return 3;
+    }
     let worker = Pid::this();
     let report = run_task(gap, task);
     let _ = std::io::stdout().flush();
@@ -217,6 +220,7 @@ fn run_statements(gap: &Gap, code: &str, report: &mut ChildReport) {
             kind: 0,
             dual: 0,
             exit_code: 0,
+            error_status: 0,
             value: std::ptr::null_mut(),
         };
         // SAFETY: `step` is a valid out-parameter; the shim catches GAP
@@ -243,6 +247,9 @@ fn run_statements(gap: &Gap, code: &str, report: &mut ChildReport) {
                 let err = take_error();
                 emit_error(&err.text);
                 report.view = None;
+                if step.error_status as u32 == sys::GAPRUN_MEMORY_LIMIT {
+                    report.memory_exceeded = true;
+                }
                 report.note_error(err.message);
             }
             sys::GAPRUN_STEP_QUIT => {

@@ -11,6 +11,7 @@
  */
 #include "gaprun_fork.h"
 #include "gaprun_shim.h"
+#include "protected.h"
 
 #include <string.h>
 
@@ -48,6 +49,7 @@ int gaprun_fork_open_session_input(void)
     volatile int opened = 0;
     if (!gaprun_is_initialized() || session_open)
         return GAPRUN_MISUSE;
+    gaprun_entry_begin();
     int ok = GAP_Enter();
     if (ok) {
         Char path[GAP_PATH_MAX];
@@ -59,7 +61,7 @@ int gaprun_fork_open_session_input(void)
     GAP_Leave();
     session_open = opened;
     if (!ok)
-        return GAPRUN_ERROR;
+        return gaprun_entry_status(ok);
     return opened ? GAPRUN_OK : GAPRUN_MISUSE;
 }
 
@@ -83,6 +85,7 @@ int gaprun_fork_steps_open(const char * code, size_t len)
     volatile int opened = 0;
     if (!gaprun_is_initialized() || step_open)
         return GAPRUN_MISUSE;
+    gaprun_entry_begin();
     int ok = GAP_Enter();
     if (ok) {
         memset(&step_input, 0, sizeof(step_input));
@@ -95,20 +98,8 @@ int gaprun_fork_steps_open(const char * code, size_t len)
     GAP_Leave();
     step_open = opened;
     if (!ok)
-        return GAPRUN_ERROR;
+        return gaprun_entry_status(ok);
     return opened ? GAPRUN_OK : GAPRUN_MISUSE;
-}
-
-/* GAP's exit code as set by QuitGap(n) / QUIT_GAP(n). */
-static int exit_code_of_gap(void)
-{
-    Obj func = ValGVar(GVarName("GapExitCode"));
-    if (!func || !IS_FUNC(func))
-        return 0;
-    Obj code = CALL_0ARGS(func);
-    if (code && IS_INTOBJ(code))
-        return (int)INT_INTOBJ(code);
-    return 0;
 }
 
 int gaprun_fork_step(gaprun_fork_step_result * result)
@@ -116,19 +107,24 @@ int gaprun_fork_step(gaprun_fork_step_result * result)
     memset(result, 0, sizeof(*result));
     if (!step_open)
         return GAPRUN_MISUSE;
+    gaprun_entry_begin();
     int ok = GAP_Enter();
     if (ok) {
+        (void)gaprun_thrown_status(); /* no stale note from earlier */
         Obj        value = 0;
         BOOL       dual = FALSE;
         ExecStatus st = ReadEvalCommand(0, &step_input, &value, &dual);
         if (STATE(UserHasQUIT) || st == STATUS_QUIT || st == STATUS_QQUIT) {
+            /* GAP's quit flags stay set: the worker ends after this. */
             result->kind = GAPRUN_STEP_QUIT;
-            result->exit_code = exit_code_of_gap();
+            result->exit_code = gaprun_gap_exit_code();
         }
         else if (st == STATUS_EOF)
             result->kind = GAPRUN_STEP_EOF;
-        else if (st == STATUS_ERROR)
+        else if (st == STATUS_ERROR) {
             result->kind = GAPRUN_STEP_ERROR;
+            result->error_status = gaprun_thrown_status();
+        }
         else {
             result->kind = GAPRUN_STEP_DONE;
             if (value) {
@@ -140,7 +136,7 @@ int gaprun_fork_step(gaprun_fork_step_result * result)
         Pr("\03", 0, 0); /* flush GAP's buffered output to the pipe */
     }
     GAP_Leave();
-    return ok ? GAPRUN_OK : GAPRUN_ERROR;
+    return gaprun_entry_status(ok);
 }
 
 void gaprun_fork_steps_close(void)

@@ -50,14 +50,16 @@ typedef struct {
     int        kind;      /* GAPRUN_STEP_* */
     int        dual;      /* the statement ended in `;;` */
     int        exit_code; /* GAPRUN_STEP_QUIT: GapExitCode() */
+    int        error_status; /* GAPRUN_STEP_ERROR: GAPRUN_ERROR,
+                                GAPRUN_INTERRUPTED or GAPRUN_MEMORY_LIMIT */
     gaprun_obj value;     /* unrooted: root it before the next GAP call */
 } gaprun_fork_step_result;
 
 /* Open GAP statements for stepping (one stepper at a time). */
 int gaprun_fork_steps_open(const char *code, size_t len);
 /* Read and evaluate the next statement; its output goes to GAP's current
- * output and is flushed. GAPRUN_OK with `result` filled, or GAPRUN_ERROR
- * when GAP failed outside the statement. */
+ * output and is flushed. GAPRUN_OK with `result` filled, or how GAP
+ * failed outside the statement (as every entry point reports it). */
 int gaprun_fork_step(gaprun_fork_step_result *result);
 /* Close the stepper's input. */
 void gaprun_fork_steps_close(void);
