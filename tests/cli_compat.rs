@@ -17,19 +17,7 @@ fn script(name: &str) -> PathBuf {
 
 /// The distribution's gap kernel with this build's roots, if there is one.
 fn gap_command() -> Option<Command> {
-    let exe = gaprun::runtime::build_info().gap_executable;
-    if exe.is_empty() || !Path::new(exe).is_file() {
-        eprintln!("skipping comparison: no distribution `gap` binary in this build");
-        return None;
-    }
-    let roots = gaprun::runtime::built_in_roots()
-        .iter()
-        .map(|p| p.display().to_string())
-        .collect::<Vec<_>>()
-        .join(";");
-    let mut cmd = Command::new(exe);
-    cmd.arg("-l").arg(roots).arg("-q");
-    Some(cmd)
+    common::distribution_gap()
 }
 
 /// GAP colours its (invisible under -q) prompts with escape codes; the
