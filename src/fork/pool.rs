@@ -84,14 +84,18 @@ impl Running {
         let mut status = 0;
         // SAFETY: rusage is plain data that wait4 fills.
         let mut usage: libc::rusage = unsafe { std::mem::zeroed() };
+        if reap::has_exited(self.pid) {
+            // What the task started dies with it. Killed while the worker is
+            // still a zombie: its pid, and so the group id, cannot have been
+            // reused by an unrelated process yet.
+            reap::kill_group(self.pid);
+        }
         loop {
             // SAFETY: waits for our own child only, without blocking.
             let r =
                 unsafe { libc::wait4(self.pid.as_raw(), &mut status, libc::WNOHANG, &mut usage) };
             if r == self.pid.as_raw() {
                 self.reaped = true;
-                // What the task started dies with it.
-                reap::kill_group(self.pid);
                 return Some((status, usage));
             }
             if r == -1 && Errno::last() == Errno::EINTR {
@@ -112,8 +116,10 @@ impl Drop for Running {
     /// A batch that ends early (an error in the parent, an interrupt)
     /// leaves no worker and nothing a worker started.
     fn drop(&mut self) {
-        reap::kill_group(self.pid);
+        // A reaped worker's group was killed when it was reaped (its id may
+        // belong to someone else by now).
         if !self.reaped {
+            reap::kill_group(self.pid);
             let _ = nix::sys::wait::waitpid(self.pid, None);
         }
     }

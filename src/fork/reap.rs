@@ -154,6 +154,28 @@ fn children() -> Vec<Child> {
     .collect()
 }
 
+/// Whether our child `pid` has exited (a zombie), without reaping it.
+pub(super) fn has_exited(pid: Pid) -> bool {
+    // SAFETY: siginfo_t is plain data that waitid fills.
+    let mut info: libc::siginfo_t = unsafe { std::mem::zeroed() };
+    loop {
+        // SAFETY: WNOWAIT leaves the child waitable; WNOHANG never blocks.
+        let r = unsafe {
+            libc::waitid(
+                libc::P_PID,
+                pid.as_raw() as libc::id_t,
+                &mut info,
+                libc::WEXITED | libc::WNOHANG | libc::WNOWAIT,
+            )
+        };
+        if r == -1 && Errno::last() == Errno::EINTR {
+            continue;
+        }
+        // SAFETY: si_pid is set (non-zero) only when a child was found.
+        return r == 0 && unsafe { info.si_pid() } != 0;
+    }
+}
+
 /// Kill a worker's whole process group.
 pub(super) fn kill_group(leader: Pid) {
     let _ = killpg(leader, Signal::SIGKILL);
