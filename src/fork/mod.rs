@@ -27,7 +27,7 @@
 //!   dies with it: the parent kills the whole group at a timeout, a memory
 //!   limit, an interrupt and after the worker exits; while a batch runs the
 //!   parent is a child subreaper, so a task's process that left the group
-//!   (a daemon) is re-parented to gaprun, killed and reaped ([`reap`]);
+//!   (a daemon) is re-parented to gaprun, killed and reaped (see `reap.rs`);
 //! - the first SIGINT or SIGTERM to the parent during a batch stops it: the
 //!   workers' groups are killed and reaped, and the batch returns
 //!   [`Error::Interrupted`] (results so far were already handed out).
