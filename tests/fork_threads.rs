@@ -23,7 +23,7 @@ fn main() {
     assert_eq!(thread_count().unwrap(), 1);
     let results = pool.run(&tasks).expect("forks while alone");
     assert!(results.iter().all(|r| r.outcome == TaskOutcome::Ok));
-    assert!(results.iter().all(|r| r.view.as_deref() == Some("2")));
+    assert!(results.iter().all(|r| r.view.as_deref() == Some(&b"2"[..])));
 
     let (stop_tx, stop_rx) = std::sync::mpsc::channel::<()>();
     let helper = std::thread::spawn(move || {

@@ -18,8 +18,9 @@ use super::{GapArgs, EXIT_USAGE};
 use clap::Args;
 use gaprun::convert::check_json;
 use gaprun::fork::{is_identifier, signal_name, ForkPool, Task, TaskKind, TaskResult};
-use gaprun::json_text::value_bytes;
+use gaprun::json_text::{insert_text, value_bytes};
 use gaprun::size::{check_size, parse_size, seconds, MAX_SIZE_TEXT};
+use indicatif::ProgressBar;
 use serde::Serialize;
 use serde_json::Value;
 use std::ffi::OsString;
@@ -93,7 +94,9 @@ fn path_field(field: &str, v: &Value) -> Result<PathBuf, String> {
     }
 }
 
-/// One output line (the stable schema).
+/// One output line (the stable schema); the text fields `stdout`, `stderr`
+/// and `value` are added through `json_text` (bytes that are not UTF-8 get a
+/// `<field>_base64` sibling).
 #[derive(Serialize, Debug)]
 struct ResultLine<'a> {
     index: usize,
@@ -102,9 +105,6 @@ struct ResultLine<'a> {
     status: &'static str,
     exit_code: Option<i32>,
     signal: Option<String>,
-    stdout: &'a str,
-    stderr: &'a str,
-    value: Option<&'a str>,
     error: Option<&'a str>,
     wall_ms: f64,
     cpu_ms: f64,
@@ -264,38 +264,55 @@ pub fn run(gap_args: &GapArgs, args: &BatchArgs) -> i32 {
     let bar = progress(tasks.len());
     let mut order = InOrder::new(tasks.len());
     let mut failed = 0usize;
+    let mut show = |i: usize, r: &TaskResult| {
+        if !r.outcome.is_ok() {
+            failed += 1;
+        }
+        print_result(&bar, line_numbers[i], &ids[i], i, r);
+    };
     let outcome = pool.run_with(&tasks, |index, result| {
         bar.inc(1);
-        order.put(index, result, |i, r: &TaskResult| {
-            if !r.outcome.is_ok() {
-                failed += 1;
-            }
-            let line = ResultLine {
-                index: i,
-                line: line_numbers[i],
-                id: &ids[i],
-                status: r.outcome.name(),
-                exit_code: r.exit_code,
-                signal: r.signal.map(signal_name),
-                stdout: &r.stdout,
-                stderr: &r.stderr,
-                value: r.view.as_deref(),
-                error: r.error.as_deref(),
-                wall_ms: ms(r.wall),
-                cpu_ms: ms(r.cpu),
-                peak_rss_kb: r.peak_rss_kb,
-                output_truncated: r.output_truncated,
-            };
-            bar.suspend(|| {
-                let mut out = std::io::stdout().lock();
-                let _ = serde_json::to_writer(&mut out, &line);
-                let _ = out.write_all(b"\n");
-                let _ = out.flush();
-            });
-        });
+        order.put(index, result, &mut show);
     });
+    // A stopped batch still reports every task that finished.
+    order.flush(&mut show);
     bar.finish_and_clear();
-    super::workers::batch_exit_code(outcome, failed)
+    super::workers::batch_exit_code(&outcome, failed)
+}
+
+/// Print one result line.
+fn print_result(bar: &ProgressBar, line: usize, id: &Option<Value>, index: usize, r: &TaskResult) {
+    let line = ResultLine {
+        index,
+        line,
+        id,
+        status: r.outcome.name(),
+        exit_code: r.exit_code,
+        signal: r.signal.map(signal_name),
+        error: r.error.as_deref(),
+        wall_ms: ms(r.wall),
+        cpu_ms: ms(r.cpu),
+        peak_rss_kb: r.peak_rss_kb,
+        output_truncated: r.output_truncated,
+    };
+    let mut object = match serde_json::to_value(&line) {
+        Ok(Value::Object(m)) => m,
+        _ => serde_json::Map::new(),
+    };
+    insert_text(&mut object, "stdout", &r.stdout);
+    insert_text(&mut object, "stderr", &r.stderr);
+    match &r.view {
+        Some(v) => insert_text(&mut object, "value", v),
+        None => {
+            object.insert("value".into(), Value::Null);
+        }
+    }
+    bar.suspend(|| {
+        let mut out = std::io::stdout().lock();
+        let _ = serde_json::to_writer(&mut out, &object);
+        let _ = out.write_all(b"\n");
+        let _ = out.flush();
+    });
 }
 
 #[cfg(test)]

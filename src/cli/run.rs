@@ -39,24 +39,27 @@ pub fn run(gap_args: &GapArgs, args: &RunArgs) -> i32 {
     let bar = progress(tasks.len());
     let mut order = InOrder::new(tasks.len());
     let mut failed = 0usize;
+    let mut show = |i: usize, r: &gaprun::fork::TaskResult| {
+        bar.suspend(|| {
+            let _ = std::io::stdout().write_all(&r.stdout);
+            let _ = std::io::stdout().flush();
+            let _ = std::io::stderr().write_all(&r.stderr);
+            if !r.outcome.is_ok() {
+                failed += 1;
+                eprintln!(
+                    "gaprun: {}: {}",
+                    args.files[i].display(),
+                    describe(r, timeout)
+                );
+            }
+        })
+    };
     let outcome = pool.run_with(&tasks, |index, result| {
         bar.inc(1);
-        order.put(index, result, |i, r| {
-            bar.suspend(|| {
-                let _ = std::io::stdout().write_all(r.stdout.as_bytes());
-                let _ = std::io::stdout().flush();
-                let _ = std::io::stderr().write_all(r.stderr.as_bytes());
-                if !r.outcome.is_ok() {
-                    failed += 1;
-                    eprintln!(
-                        "gaprun: {}: {}",
-                        args.files[i].display(),
-                        describe(r, timeout)
-                    );
-                }
-            })
-        });
+        order.put(index, result, &mut show);
     });
+    // A stopped batch still shows every file that finished.
+    order.flush(&mut show);
     bar.finish_and_clear();
-    super::workers::batch_exit_code(outcome, failed)
+    super::workers::batch_exit_code(&outcome, failed)
 }

@@ -99,34 +99,41 @@ pub fn run(gap_args: &GapArgs, args: &TestArgs) -> i32 {
     let bar = progress(tasks.len());
     let mut order = InOrder::new(tasks.len());
     let (mut passed, mut failed, mut timed_out) = (0usize, 0usize, 0usize);
+    let mut show = |i: usize, r: &gaprun::fork::TaskResult| {
+        let ms = r.wall.as_millis();
+        bar.suspend(|| {
+            if r.outcome.is_ok() {
+                passed += 1;
+                print_result_line("ok    ", &files[i], &format!(" ({ms} ms)"));
+            } else {
+                failed += 1;
+                if r.outcome == TaskOutcome::Timeout {
+                    timed_out += 1;
+                }
+                let why = format!(" ({ms} ms): {}", describe(r, timeout));
+                print_result_line("FAIL  ", &files[i], &why);
+                let mut out = std::io::stdout().lock();
+                let _ = out.write_all(&r.stdout);
+                if r.stdout.last().is_some_and(|&b| b != b'\n') {
+                    let _ = out.write_all(b"\n");
+                }
+                drop(out);
+                let _ = std::io::stderr().write_all(&r.stderr);
+            }
+        })
+    };
     let outcome = pool.run_with(&tasks, |task, result| {
         bar.inc(1);
-        order.put(run_order[task], result, |i, r| {
-            let ms = r.wall.as_millis();
-            bar.suspend(|| {
-                if r.outcome.is_ok() {
-                    passed += 1;
-                    print_result_line("ok    ", &files[i], &format!(" ({ms} ms)"));
-                } else {
-                    failed += 1;
-                    if r.outcome == TaskOutcome::Timeout {
-                        timed_out += 1;
-                    }
-                    let why = format!(" ({ms} ms): {}", describe(r, timeout));
-                    print_result_line("FAIL  ", &files[i], &why);
-                    print!("{}", r.stdout);
-                    if !r.stdout.is_empty() && !r.stdout.ends_with('\n') {
-                        println!();
-                    }
-                    eprint!("{}", r.stderr);
-                }
-            })
-        });
+        order.put(run_order[task], result, &mut show);
     });
+    // A stopped run still shows every file that finished.
+    order.flush(&mut show);
     bar.finish_and_clear();
-    if let Err(e) = outcome {
-        eprintln!("gaprun: {e}");
-        return EXIT_USAGE;
+    if outcome.is_err() {
+        if matches!(outcome, Err(gaprun::Error::Interrupted)) {
+            println!("{passed} passed, {failed} failed");
+        }
+        return super::workers::batch_exit_code(&outcome, failed);
     }
     println!("{passed} passed, {failed} failed");
     println!("{} skipped, {timed_out} timed out", skipped.len());

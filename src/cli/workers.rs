@@ -2,7 +2,7 @@
 //! progress bar, and printing results in input order as they arrive.
 
 use clap::Args;
-use gaprun::fork::{default_jobs, signal_name, ForkOptions, TaskOutcome, TaskResult};
+use gaprun::fork::{default_jobs, signal_name, stop_signal, ForkOptions, TaskOutcome, TaskResult};
 use gaprun::size::{parse_jobs, parse_seconds, parse_size};
 use indicatif::{ProgressBar, ProgressStyle};
 use std::io::IsTerminal;
@@ -85,6 +85,17 @@ impl InOrder {
             self.next += 1;
         }
     }
+
+    /// Hand out every result still held (a stopped batch: some earlier
+    /// task will never finish), in input order.
+    pub fn flush(&mut self, mut show: impl FnMut(usize, &TaskResult)) {
+        for (i, slot) in self.slots.iter_mut().enumerate().skip(self.next) {
+            if let Some(r) = slot.take() {
+                show(i, &r);
+            }
+        }
+        self.next = self.slots.len();
+    }
 }
 
 /// One line saying how a task that did not succeed ended.
@@ -108,11 +119,20 @@ pub fn describe(result: &TaskResult, timeout: Option<Duration>) -> String {
 }
 
 /// Exit code of a finished batch: 1 when any task failed, 2 when the pool
-/// itself could not run (printed), else 0.
-pub fn batch_exit_code<T>(outcome: gaprun::Result<T>, failed: usize) -> i32 {
+/// itself could not run (printed), 128 + the signal when a SIGINT (130) or
+/// SIGTERM (143) stopped it (printed), else 0.
+pub fn batch_exit_code<T>(outcome: &gaprun::Result<T>, failed: usize) -> i32 {
     match outcome {
         Ok(_) if failed > 0 => super::EXIT_GAP_ERROR,
         Ok(_) => super::EXIT_OK,
+        Err(gaprun::Error::Interrupted) => {
+            let sig = stop_signal().unwrap_or(libc::SIGINT);
+            eprintln!(
+                "gaprun: stopped by {}: the running tasks were killed",
+                signal_name(sig)
+            );
+            128 + sig
+        }
         Err(e) => {
             eprintln!("gaprun: {e}");
             super::EXIT_USAGE

@@ -817,3 +817,15 @@ int gaprun_collect(int full)
         GAP_CollectBags(full ? 1 : 0);
     );
 }
+
+/* ---- for the fork shim's statement stepper (protected.h) ---------------- */
+
+int gaprun_thrown_status(void)
+{
+    return thrown_status();
+}
+
+int gaprun_gap_exit_code(void)
+{
+    return gap_exit_code();
+}

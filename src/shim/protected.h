@@ -28,6 +28,13 @@ void gaprun_entry_begin(void);
  * Resets GAP's quit flags. */
 int gaprun_entry_status(int ok);
 
+/* For read-eval steps outside this file (gaprun_fork.c), inside a jump
+ * point: the status of the statement error just caught by ReadEvalCommand
+ * (GAPRUN_ERROR, GAPRUN_INTERRUPTED or GAPRUN_MEMORY_LIMIT; the note is
+ * consumed), and GAP's exit code as QuitGap(n) / QUIT_GAP(n) set it. */
+int gaprun_thrown_status(void);
+int gaprun_gap_exit_code(void);
+
 #define GAPRUN_PROTECTED(...)                                                \
     do {                                                                     \
         if (!gaprun_is_initialized())                                        \

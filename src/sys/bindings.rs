@@ -578,3 +578,35 @@ extern "C" {
 extern "C" {
     pub fn gaprun_fork_set_memory_limits(warn_kb: u64, kill_kb: u64);
 }
+extern "C" {
+    pub fn gaprun_fork_open_session_input() -> ::std::os::raw::c_int;
+}
+extern "C" {
+    pub fn gaprun_fork_close_session_input();
+}
+pub const GAPRUN_STEP_DONE: _bindgen_ty_8 = 0;
+pub const GAPRUN_STEP_ERROR: _bindgen_ty_8 = 1;
+pub const GAPRUN_STEP_QUIT: _bindgen_ty_8 = 2;
+pub const GAPRUN_STEP_EOF: _bindgen_ty_8 = 3;
+pub type _bindgen_ty_8 = ::std::os::raw::c_uint;
+#[repr(C)]
+#[derive(Debug, Copy, Clone)]
+pub struct gaprun_fork_step_result {
+    pub kind: ::std::os::raw::c_int,
+    pub dual: ::std::os::raw::c_int,
+    pub exit_code: ::std::os::raw::c_int,
+    pub error_status: ::std::os::raw::c_int,
+    pub value: gaprun_obj,
+}
+extern "C" {
+    pub fn gaprun_fork_steps_open(
+        code: *const ::std::os::raw::c_char,
+        len: usize,
+    ) -> ::std::os::raw::c_int;
+}
+extern "C" {
+    pub fn gaprun_fork_step(result: *mut gaprun_fork_step_result) -> ::std::os::raw::c_int;
+}
+extern "C" {
+    pub fn gaprun_fork_steps_close();
+}
