@@ -101,7 +101,7 @@ pub fn json_to_gap(v: &Value) -> String {
     }
 }
 
-fn parse_line(text: &str) -> Result<(Option<Value>, Task), String> {
+pub(super) fn parse_line(text: &str) -> Result<(Option<Value>, Task), String> {
     let line: TaskLine = serde_json::from_str(text).map_err(|e| e.to_string())?;
     let kind = match (line.code, line.file, line.test) {
         (Some(c), None, None) => TaskKind::Code(c),
@@ -143,7 +143,7 @@ fn parse_line(text: &str) -> Result<(Option<Value>, Task), String> {
     ))
 }
 
-fn read_input(path: &PathBuf) -> std::io::Result<Vec<String>> {
+pub(super) fn read_input(path: &PathBuf) -> std::io::Result<Vec<String>> {
     if path.as_os_str() == "-" {
         std::io::stdin().lock().lines().collect()
     } else {
@@ -185,17 +185,22 @@ pub fn run(gap_args: &GapArgs, args: &BatchArgs) -> i32 {
             }
         }
     }
+    let shard = match args.pool.shard_run(&vec![1; tasks.len()]) {
+        Ok(shard) => shard,
+        Err(code) => return code,
+    };
+    let (selected, tasks) = (shard.indices().to_vec(), shard.pick(tasks));
     let gap = match start_gap(gap_args, args.pool.planned_workers()) {
         Ok(gap) => gap,
         Err(code) => return code,
     };
     let pool = ForkPool::new(&gap, args.pool.options());
     let bar = progress(tasks.len());
-    let mut order = InOrder::new(tasks.len());
+    let mut order = InOrder::new(shard);
     let mut failed = 0usize;
     let outcome = pool.run_with(&tasks, |index, result| {
         bar.inc(1);
-        order.put(index, result, |i, r: &TaskResult| {
+        order.put(selected[index], result, |i, r: &TaskResult| {
             if !r.outcome.is_ok() {
                 failed += 1;
             }

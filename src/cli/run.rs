@@ -24,24 +24,28 @@ pub fn run(gap_args: &GapArgs, args: &RunArgs) -> i32 {
     if let Err(code) = super::options::check_readable_files(&args.files) {
         return code;
     }
+    let shard = match args.pool.shard_run(&vec![1; args.files.len()]) {
+        Ok(shard) => shard,
+        Err(code) => return code,
+    };
+    let selected = shard.indices().to_vec();
     let gap = match start_gap(gap_args, args.pool.planned_workers()) {
         Ok(gap) => gap,
         Err(code) => return code,
     };
-    let tasks: Vec<Task> = args
-        .files
+    let tasks: Vec<Task> = selected
         .iter()
-        .map(|f| Task::new(TaskKind::File(f.clone())))
+        .map(|&i| Task::new(TaskKind::File(args.files[i].clone())))
         .collect();
     let options = args.pool.options();
     let timeout = options.timeout;
     let pool = ForkPool::new(&gap, options);
     let bar = progress(tasks.len());
-    let mut order = InOrder::new(tasks.len());
+    let mut order = InOrder::new(shard);
     let mut failed = 0usize;
     let outcome = pool.run_with(&tasks, |index, result| {
         bar.inc(1);
-        order.put(index, result, |i, r| {
+        order.put(selected[index], result, |i, r| {
             bar.suspend(|| {
                 let _ = std::io::stdout().write_all(r.stdout.as_bytes());
                 let _ = std::io::stdout().flush();

@@ -48,6 +48,28 @@ pub fn collect_test_files(paths: &[PathBuf]) -> Result<Vec<PathBuf>, String> {
     Ok(files)
 }
 
+/// Split `files` into those skipped by a `--skip` text and those to run.
+pub fn split_skipped(files: Vec<PathBuf>, skip: &[String]) -> (Vec<PathBuf>, Vec<PathBuf>) {
+    files.into_iter().partition(|f| {
+        let s = f.display().to_string();
+        skip.iter().any(|pat| s.contains(pat.as_str()))
+    })
+}
+
+/// Each file's size in bytes (0 when unreadable): the run order's weight.
+pub fn file_sizes(files: &[PathBuf]) -> Vec<u64> {
+    files
+        .iter()
+        .map(|f| std::fs::metadata(f).map(|m| m.len()).unwrap_or(0))
+        .collect()
+}
+
+/// The closing lines: `N passed, N failed` (alone on its line; CI reads
+/// it), then `N skipped, N timed out`.
+pub fn summary(passed: usize, failed: usize, skipped: usize, timed_out: usize) -> String {
+    format!("{passed} passed, {failed} failed\n{skipped} skipped, {timed_out} timed out\n")
+}
+
 fn absolute(p: &Path) -> PathBuf {
     std::path::absolute(p).unwrap_or_else(|_| p.to_path_buf())
 }
@@ -60,10 +82,13 @@ pub fn run(gap_args: &GapArgs, args: &TestArgs) -> i32 {
             return EXIT_USAGE;
         }
     };
-    let (skipped, files): (Vec<PathBuf>, Vec<PathBuf>) = all.into_iter().partition(|f| {
-        let s = f.display().to_string();
-        args.skip.iter().any(|pat| s.contains(pat.as_str()))
-    });
+    let (skipped, files) = split_skipped(all, &args.skip);
+    // With --shard, files are split by size (the weight the run order uses).
+    let sizes = file_sizes(&files);
+    let shard = match args.pool.shard_run(&sizes) {
+        Ok(shard) => shard,
+        Err(code) => return code,
+    };
     let gap = match start_gap(gap_args, args.pool.planned_workers()) {
         Ok(gap) => gap,
         Err(code) => return code,
@@ -71,10 +96,8 @@ pub fn run(gap_args: &GapArgs, args: &TestArgs) -> i32 {
     // Larger files start first (size stands in for the number of tests), so
     // a long file does not start last and leave the other workers idle;
     // results are still printed in the order of `files`.
-    let mut run_order: Vec<usize> = (0..files.len()).collect();
-    run_order.sort_by_key(|&i| {
-        std::cmp::Reverse(std::fs::metadata(&files[i]).map(|m| m.len()).unwrap_or(0))
-    });
+    let mut run_order: Vec<usize> = shard.indices().to_vec();
+    run_order.sort_by_key(|&i| std::cmp::Reverse(sizes[i]));
     let tasks: Vec<Task> = run_order
         .iter()
         .map(|&i| Task::new(TaskKind::Test(absolute(&files[i]))))
@@ -83,7 +106,7 @@ pub fn run(gap_args: &GapArgs, args: &TestArgs) -> i32 {
     let timeout = options.timeout;
     let pool = ForkPool::new(&gap, options);
     let bar = progress(tasks.len());
-    let mut order = InOrder::new(tasks.len());
+    let mut order = InOrder::new(shard);
     let (mut passed, mut failed, mut timed_out) = (0usize, 0usize, 0usize);
     let outcome = pool.run_with(&tasks, |task, result| {
         bar.inc(1);
@@ -114,8 +137,7 @@ pub fn run(gap_args: &GapArgs, args: &TestArgs) -> i32 {
         eprintln!("gaprun: {e}");
         return EXIT_USAGE;
     }
-    println!("{passed} passed, {failed} failed");
-    println!("{} skipped, {timed_out} timed out", skipped.len());
+    print!("{}", summary(passed, failed, skipped.len(), timed_out));
     if failed > 0 {
         EXIT_GAP_ERROR
     } else {
