@@ -530,8 +530,10 @@ fn timeval(t: libc::timeval) -> Duration {
     Duration::from_secs(t.tv_sec.max(0) as u64) + Duration::from_micros(t.tv_usec.max(0) as u64)
 }
 
-const MEMORY_MESSAGES: [&str; 3] = [
+const MEMORY_MESSAGES: [&str; 4] = [
     "exceeded the permitted memory",
+    // GAP 4.12's error at the `-o` limit (gasman.c).
+    "reached the pre-set memory limit",
     "will not extend workspace above -K limit",
     "cannot extend the workspace any more",
 ];
