@@ -35,8 +35,7 @@ pub fn run(dir: &Path, wait: bool, hold: bool) -> i32 {
     } else {
         match submit_array(&job, &m, &todo, hold) {
             Ok(id) => {
-                println!("job {id}");
-                println!("folder {}", job.root.display());
+                super::submit::announce(&id, &job, wait);
                 if wait {
                     if let Err(e) = super::wait::wait(&job, &m, &[id]) {
                         return fail(e);

@@ -6,9 +6,11 @@ use super::{fail, scheduler};
 use crate::cli::EXIT_OK;
 use std::path::Path;
 
-/// A shard's state in words: Slurm's while it is queued or running; once
-/// it is over (or Slurm has forgotten it), `done` if every task has a
-/// result, else `failed` (or `not run` when no submission included it).
+/// A shard's state in words: `pending` or `running` while Slurm has it
+/// queued or running; then `done` if every task has a result, else
+/// `incomplete` — whatever Slurm says (a cancelled pending array task is
+/// dropped from squeue altogether, and finished jobs are forgotten after
+/// MinJobAge), the result files decide.
 pub fn shard_state(
     results: usize,
     expected: usize,
@@ -18,8 +20,7 @@ pub fn shard_state(
         Some(s) if s.is_active() && s.state == "PENDING" => "pending",
         Some(s) if s.is_active() => "running",
         _ if results == expected => "done",
-        Some(_) => "failed",
-        None => "unknown",
+        _ => "incomplete",
     }
 }
 

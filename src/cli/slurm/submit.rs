@@ -122,13 +122,23 @@ fn submit(a: &SubmitArgs) -> Result<i32, String> {
     super::job::write_atomic(&job.script(), script(&job, &manifest).as_bytes(), true)?;
     let all: Vec<usize> = (0..manifest.shards.len()).collect();
     let id = submit_array(&job, &manifest, &all, a.hold)?;
-    println!("job {id}");
-    println!("folder {}", job.root.display());
+    announce(&id, &job, a.wait);
     if !a.wait {
         return Ok(crate::cli::EXIT_OK);
     }
     super::wait::wait(&job, &manifest, std::slice::from_ref(&id))?;
     Ok(super::collect::run(&job.root))
+}
+
+/// Say which job and folder: on stdout, or on stderr with `--wait` (whose
+/// stdout is then exactly what the local subcommand prints).
+pub fn announce(id: &str, job: &JobDir, wait: bool) {
+    let text = format!("job {id}\nfolder {}", job.root.display());
+    if wait {
+        eprintln!("{text}");
+    } else {
+        println!("{text}");
+    }
 }
 
 /// `gaprun-slurm-SECONDS-PID` in `cwd`.
