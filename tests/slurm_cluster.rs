@@ -585,9 +585,12 @@ fn memory_inside_a_job() -> Result<(), String> {
     })
 }
 
+/// A scenario: Ok, or what went wrong.
+type Scenario = fn() -> Result<(), String>;
+
 fn main() {
     let filter = std::env::args().skip(1).find(|a| !a.starts_with('-'));
-    let scenarios: [(&str, fn() -> Result<(), String>); 5] = [
+    let scenarios: [(&str, Scenario); 5] = [
         (
             "batch_of_200_over_4_shards_matches_local",
             batch_of_200_over_4_shards_matches_local,
@@ -608,7 +611,7 @@ fn main() {
     ];
     let chosen: Vec<_> = scenarios
         .iter()
-        .filter(|(name, _)| filter.as_deref().is_none_or(|f| name.contains(f)))
+        .filter(|(name, _)| filter.as_deref().map_or(true, |f| name.contains(f)))
         .collect();
     if chosen.is_empty() {
         println!("slurm_cluster: no scenario matches");
