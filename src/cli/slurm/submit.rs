@@ -88,6 +88,9 @@ fn submit(a: &SubmitArgs) -> Result<i32, String> {
         std::env::current_dir().map_err(|e| format!("cannot read the current folder: {e}"))?;
     let job = JobDir::new(&a.job_dir.clone().unwrap_or_else(|| default_dir(&cwd)));
     let input = read_input(a, &job)?;
+    if input.weights.is_empty() {
+        return Err("no tasks to submit".into());
+    }
     job.create()?;
     if let Some(text) = &input.tasks_copy {
         super::job::write_atomic(&job.tasks_copy(), text.as_bytes(), true)?;
@@ -120,8 +123,11 @@ fn submit(a: &SubmitArgs) -> Result<i32, String> {
     };
     job.write_manifest(&manifest)?;
     super::job::write_atomic(&job.script(), script(&job, &manifest).as_bytes(), true)?;
-    let all: Vec<usize> = (0..manifest.shards.len()).collect();
-    let id = submit_array(&job, &manifest, &all, a.hold)?;
+    // More shards than tasks: the empty ones are not worth a GAP start.
+    let nonempty: Vec<usize> = (0..manifest.shards.len())
+        .filter(|&k| !manifest.shards[k].is_empty())
+        .collect();
+    let id = submit_array(&job, &manifest, &nonempty, a.hold)?;
     announce(&id, &job, a.wait);
     if !a.wait {
         return Ok(crate::cli::EXIT_OK);
