@@ -116,10 +116,11 @@ mod tests {
 
     #[test]
     fn heavy_tasks_are_spread_first() {
-        // 10 and 9 go to different shards, then the small ones fill up.
+        // 10 and 9 go to different shards, then each 1 to the lighter one
+        // (on a tie, the lower shard).
         assert_eq!(
             partition(&[1, 10, 1, 9, 1], 2),
-            vec![vec![1, 4], vec![0, 2, 3]]
+            vec![vec![1, 2], vec![0, 3, 4]]
         );
     }
 
