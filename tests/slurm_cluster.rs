@@ -135,6 +135,14 @@ fn check(cond: bool, what: impl FnOnce() -> String) -> Result<(), String> {
     }
 }
 
+/// The local and the cluster run both exited with `code`.
+fn both_exit(local: &Output, cluster: &Output, code: i32) -> Result<(), String> {
+    let codes = (local.status.code(), cluster.status.code());
+    check(codes == (Some(code), Some(code)), || {
+        format!("exit codes {codes:?}, expected {code} for both")
+    })
+}
+
 /// `slurm submit` without --wait: the job id and folder it printed.
 fn submit(args: &[&str], dir: &Path) -> Result<(String, PathBuf), String> {
     let mut all = vec!["slurm", "submit"];
@@ -289,16 +297,7 @@ fn batch_of_200_over_4_shards_matches_local() -> Result<(), String> {
         format!("id/status/value differ: {}", text(&cluster.stderr))
     })?;
     check(stable(&l) == stable(&c), || "other fields differ".into())?;
-    check(
-        local.status.code() == Some(1) && cluster.status.code() == Some(1),
-        || {
-            format!(
-                "exit codes {:?} / {:?}",
-                local.status.code(),
-                cluster.status.code()
-            )
-        },
-    )?;
+    both_exit(&local, &cluster, 1)?;
 
     // Pretend shard 1 ran another GAP: collect must say so and fail.
     let folder = text(&cluster.stderr)
@@ -496,16 +495,7 @@ fn test_folder_over_shards_matches_local() -> Result<(), String> {
     check(l == c, || {
         format!("local:\n{l}\ncluster:\n{c}\n{}", text(&cluster.stderr))
     })?;
-    check(
-        local.status.code() == Some(1) && cluster.status.code() == Some(1),
-        || {
-            format!(
-                "exit codes {:?} / {:?}",
-                local.status.code(),
-                cluster.status.code()
-            )
-        },
-    )
+    both_exit(&local, &cluster, 1)
 }
 
 /// Inside a job with --mem, gaprun sees the job's cgroup limit, and tasks

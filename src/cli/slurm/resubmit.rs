@@ -4,30 +4,24 @@
 //! recomputed or overwritten.
 
 use super::job::JobDir;
-use super::{fail, scheduler, status::shard_state, submit::submit_array};
+use super::{fail, status::survey, submit::submit_array};
 use crate::cli::EXIT_OK;
 use std::path::Path;
 
 pub fn run(dir: &Path, wait: bool, hold: bool) -> i32 {
     let job = JobDir::new(dir);
-    let m = match job.read_manifest() {
-        Ok(m) => m,
-        Err(e) => return fail(e),
-    };
-    let states = match scheduler::array_states(&job.job_ids()) {
+    let (m, shards) = match survey(&job) {
         Ok(s) => s,
         Err(e) => return fail(e),
     };
-    let present = job.present();
     let mut todo = Vec::new();
-    for (k, tasks) in m.shards.iter().enumerate() {
-        let have = tasks.iter().filter(|i| present.contains(i)).count();
-        match shard_state(have, tasks.len(), states.get(&k)) {
+    for v in &shards {
+        match v.state {
             "done" => {}
             s @ ("pending" | "running") => {
-                eprintln!("gaprun: shard {k} is {s}; not resubmitted");
+                eprintln!("gaprun: shard {} is {s}; not resubmitted", v.index);
             }
-            _ => todo.push(k),
+            _ => todo.push(v.index),
         }
     }
     if todo.is_empty() {

@@ -1,7 +1,7 @@
 //! `gaprun slurm status DIR`: each shard's state from Slurm (squeue) and its
 //! results so far from the job folder.
 
-use super::job::JobDir;
+use super::job::{JobDir, Manifest};
 use super::{fail, scheduler};
 use crate::cli::EXIT_OK;
 use std::path::Path;
@@ -24,17 +24,47 @@ pub fn shard_state(
     }
 }
 
+/// One shard as `status` shows it.
+pub struct ShardView {
+    pub index: usize,
+    /// Tasks with a result, of `expected`.
+    pub have: usize,
+    pub expected: usize,
+    pub state: &'static str,
+    /// What squeue says, while it still lists the array task.
+    pub slurm: Option<scheduler::TaskState>,
+}
+
+/// The manifest and every shard's state, from squeue and the result files.
+pub fn survey(job: &JobDir) -> Result<(Manifest, Vec<ShardView>), String> {
+    let m = job.read_manifest()?;
+    let mut states = scheduler::array_states(&job.job_ids())?;
+    let present = job.present();
+    let views = m
+        .shards
+        .iter()
+        .enumerate()
+        .map(|(index, tasks)| {
+            let have = tasks.iter().filter(|i| present.contains(i)).count();
+            let slurm = states.remove(&index);
+            ShardView {
+                index,
+                have,
+                expected: tasks.len(),
+                state: shard_state(have, tasks.len(), slurm.as_ref()),
+                slurm,
+            }
+        })
+        .collect();
+    Ok((m, views))
+}
+
 pub fn run(dir: &Path) -> i32 {
     let job = JobDir::new(dir);
-    let m = match job.read_manifest() {
-        Ok(m) => m,
-        Err(e) => return fail(e),
-    };
-    let states = match scheduler::array_states(&job.job_ids()) {
+    let (m, shards) = match survey(&job) {
         Ok(s) => s,
         Err(e) => return fail(e),
     };
-    let present = job.present();
     println!(
         "{} ({} tasks, {} shards; jobs {})",
         job.root.display(),
@@ -43,21 +73,21 @@ pub fn run(dir: &Path) -> i32 {
         job.job_ids().join(" ")
     );
     let mut counts = std::collections::BTreeMap::new();
-    for (k, tasks) in m.shards.iter().enumerate() {
-        let have = tasks.iter().filter(|i| present.contains(i)).count();
-        let slurm = states.get(&k);
-        let state = shard_state(have, tasks.len(), slurm);
-        *counts.entry(state).or_insert(0) += 1;
-        let detail = slurm.map_or(String::new(), |s| format!(" ({} {})", s.id, s.state));
+    for v in &shards {
+        *counts.entry(v.state).or_insert(0) += 1;
+        let detail = v
+            .slurm
+            .as_ref()
+            .map_or(String::new(), |s| format!(" ({} {})", s.id, s.state));
         println!(
-            "shard {k}: {state:<8} {have}/{} results{detail}",
-            tasks.len()
+            "shard {}: {:<10} {}/{} results{detail}",
+            v.index, v.state, v.have, v.expected
         );
     }
+    let have: usize = shards.iter().map(|v| v.have).sum();
     let summary: Vec<String> = counts.iter().map(|(s, n)| format!("{n} {s}")).collect();
     println!(
-        "total: {}/{} results; shards: {}",
-        present.len(),
+        "total: {have}/{} results; shards: {}",
         m.total,
         summary.join(", ")
     );
