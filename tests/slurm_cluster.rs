@@ -61,7 +61,15 @@ impl Cluster {
         if std::env::var("GAPRUN_TEST_SLURM").as_deref() == Ok("0") {
             return Err("GAPRUN_TEST_SLURM=0".into());
         }
-        let lock = std::fs::File::create(LOCK).map_err(|e| format!("cannot create {LOCK}: {e}"))?;
+        // Made by whoever came first; others (another user) open it to read,
+        // which is enough for flock.
+        let lock = std::fs::OpenOptions::new()
+            .write(true)
+            .create(true)
+            .truncate(false)
+            .open(LOCK)
+            .or_else(|_| std::fs::File::open(LOCK))
+            .map_err(|e| format!("cannot open {LOCK}: {e}"))?;
         flock(&lock, libc::LOCK_EX);
         let mut started = None;
         if !sinfo_answers() {
