@@ -442,6 +442,19 @@ fn killed_shard_keeps_finished_tasks() -> Result<(), String> {
     check(kept.iter().all(|k| after.contains(k)), || {
         "a kept result was rewritten".into()
     })?;
+    // The second run of the shard did only what was missing.
+    let todo: Vec<u64> = std::fs::read_dir(folder.join("shards"))
+        .unwrap()
+        .flatten()
+        .filter_map(|e| {
+            let v: Value = serde_json::from_slice(&std::fs::read(e.path()).ok()?).ok()?;
+            v["tasks"].as_u64()
+        })
+        .collect();
+    check(
+        todo.contains(&40) && todo.contains(&(40 - kept.len() as u64)),
+        || format!("tasks per shard run: {todo:?}"),
+    )?;
     let all = json_lines(&text(&resubmit.stdout))?;
     let values: Vec<String> = all
         .iter()
@@ -503,6 +516,54 @@ fn test_folder_over_shards_matches_local() -> Result<(), String> {
     check(l == c, || {
         format!("local:\n{l}\ncluster:\n{c}\n{}", text(&cluster.stderr))
     })?;
+    both_exit(&local, &cluster, 1)
+}
+
+/// `run` over shards: the files' outputs in input order, byte for byte, the
+/// failure lines on stderr, and the exit code.
+fn run_files_over_shards_match_local() -> Result<(), String> {
+    let dir = tempfile::tempdir().unwrap();
+    let mut args = vec!["run".to_string(), "-A".to_string()];
+    for i in 0..7 {
+        let name = format!("f{i}.g");
+        let body = if i == 4 {
+            "Print(\"before\\n\");\nError(\"four\");\n".to_string()
+        } else {
+            format!("Print(\"file {i}\\n\", Factorial({i}), \"\\n\");\n")
+        };
+        std::fs::write(dir.path().join(&name), body).unwrap();
+        args.push(name);
+    }
+    let mut local_args: Vec<&str> = args.iter().map(String::as_str).collect();
+    local_args.extend(["-j", "2"]);
+    let local = gaprun(&local_args, dir.path());
+    let mut submit: Vec<&str> = vec!["slurm", "submit", "--shards", "3", "--wait"];
+    submit.extend(args.iter().map(String::as_str));
+    let cluster = gaprun(&submit, dir.path());
+    check(local.stdout == cluster.stdout, || {
+        format!(
+            "stdout: local {:?}, cluster {:?}",
+            text(&local.stdout),
+            text(&cluster.stdout)
+        )
+    })?;
+    let failures = |o: &Output| -> Vec<String> {
+        text(&o.stderr)
+            .lines()
+            .filter(|l| l.starts_with("gaprun: f"))
+            .map(String::from)
+            .collect()
+    };
+    check(
+        failures(&local) == failures(&cluster) && failures(&local).len() == 1,
+        || {
+            format!(
+                "stderr: local {}, cluster {}",
+                text(&local.stderr),
+                text(&cluster.stderr)
+            )
+        },
+    )?;
     both_exit(&local, &cluster, 1)
 }
 
@@ -588,7 +649,7 @@ type Scenario = fn() -> Result<(), String>;
 
 fn main() {
     let filter = std::env::args().skip(1).find(|a| !a.starts_with('-'));
-    let scenarios: [(&str, Scenario); 5] = [
+    let scenarios: [(&str, Scenario); 6] = [
         (
             "batch_of_200_over_4_shards_matches_local",
             batch_of_200_over_4_shards_matches_local,
@@ -604,6 +665,10 @@ fn main() {
         (
             "test_folder_over_shards_matches_local",
             test_folder_over_shards_matches_local,
+        ),
+        (
+            "run_files_over_shards_match_local",
+            run_files_over_shards_match_local,
         ),
         ("memory_inside_a_job", memory_inside_a_job),
     ];
