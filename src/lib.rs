@@ -21,6 +21,7 @@ pub mod ops;
 pub mod pool;
 pub mod runtime;
 pub mod session;
+pub mod shard;
 pub mod size;
 pub mod sys;
 pub mod workspace;

@@ -112,7 +112,7 @@ struct ResultLine<'a> {
     output_truncated: bool,
 }
 
-fn parse_line(text: &str) -> Result<(Option<Value>, Task), String> {
+pub(super) fn parse_line(text: &str) -> Result<(Option<Value>, Task), String> {
     let json: Value = serde_json::from_str(text).map_err(|e| e.to_string())?;
     let Value::Object(map) = json else {
         return Err(format!("a task is a JSON object, not {}", json_kind(&json)));
@@ -214,7 +214,7 @@ fn json_kind(v: &Value) -> &'static str {
     }
 }
 
-fn read_input(path: &PathBuf) -> std::io::Result<Vec<String>> {
+pub(super) fn read_input(path: &PathBuf) -> std::io::Result<Vec<String>> {
     if path.as_os_str() == "-" {
         std::io::stdin().lock().lines().collect()
     } else {
@@ -256,13 +256,18 @@ pub fn run(gap_args: &GapArgs, args: &BatchArgs) -> i32 {
             }
         }
     }
+    let shard = match args.pool.shard_run(&vec![1; tasks.len()]) {
+        Ok(shard) => shard,
+        Err(code) => return code,
+    };
+    let (selected, tasks) = (shard.indices().to_vec(), shard.pick(tasks));
     let gap = match start_gap(gap_args, args.pool.planned_workers(tasks.len())) {
         Ok(gap) => gap,
         Err(code) => return code,
     };
     let pool = ForkPool::new(&gap, args.pool.options());
     let bar = progress(tasks.len());
-    let mut order = InOrder::new(tasks.len());
+    let mut order = InOrder::new(shard);
     let mut failed = 0usize;
     let mut show = |i: usize, r: &TaskResult| {
         if !r.outcome.is_ok() {
@@ -272,7 +277,7 @@ pub fn run(gap_args: &GapArgs, args: &BatchArgs) -> i32 {
     };
     let outcome = pool.run_with(&tasks, |index, result| {
         bar.inc(1);
-        order.put(index, result, &mut show);
+        order.put(selected[index], result, &mut show);
     });
     // A stopped batch still reports every task that finished.
     order.flush(&mut show);

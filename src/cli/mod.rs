@@ -10,6 +10,7 @@ mod repl;
 mod run;
 mod script;
 mod serve;
+mod slurm;
 mod test;
 mod workers;
 
@@ -85,6 +86,9 @@ pub enum Command {
     /// Keep GAP sessions alive and answer JSON-lines requests
     /// (protocol gaprun-session/1; see README).
     Serve(serve::ServeArgs),
+    /// Run `run|test|batch` over a Slurm job array (`submit`, `status`,
+    /// `collect`, `resubmit`; see docs/slurm.md).
+    Slurm(slurm::SlurmArgs),
 }
 
 fn version_string() -> &'static str {
@@ -142,5 +146,6 @@ fn dispatch(cli: Cli) -> i32 {
         Some(Command::Run(args)) => run::run(&cli.gap, &args),
         Some(Command::Batch(args)) => batch::run(&cli.gap, &args),
         Some(Command::Test(args)) => test::run(&cli.gap, &args),
+        Some(Command::Slurm(args)) => slurm::run(&args),
     }
 }

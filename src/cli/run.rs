@@ -24,20 +24,24 @@ pub fn run(gap_args: &GapArgs, args: &RunArgs) -> i32 {
     if let Err(code) = super::options::check_readable_files(&args.files) {
         return code;
     }
-    let gap = match start_gap(gap_args, args.pool.planned_workers(args.files.len())) {
+    let shard = match args.pool.shard_run(&vec![1; args.files.len()]) {
+        Ok(shard) => shard,
+        Err(code) => return code,
+    };
+    let selected = shard.indices().to_vec();
+    let gap = match start_gap(gap_args, args.pool.planned_workers(selected.len())) {
         Ok(gap) => gap,
         Err(code) => return code,
     };
-    let tasks: Vec<Task> = args
-        .files
+    let tasks: Vec<Task> = selected
         .iter()
-        .map(|f| Task::new(TaskKind::File(f.clone())))
+        .map(|&i| Task::new(TaskKind::File(args.files[i].clone())))
         .collect();
     let options = args.pool.options();
     let timeout = options.timeout;
     let pool = ForkPool::new(&gap, options);
     let bar = progress(tasks.len());
-    let mut order = InOrder::new(tasks.len());
+    let mut order = InOrder::new(shard);
     let mut failed = 0usize;
     let mut show = |i: usize, r: &gaprun::fork::TaskResult| {
         bar.suspend(|| {
@@ -56,7 +60,7 @@ pub fn run(gap_args: &GapArgs, args: &RunArgs) -> i32 {
     };
     let outcome = pool.run_with(&tasks, |index, result| {
         bar.inc(1);
-        order.put(index, result, &mut show);
+        order.put(selected[index], result, &mut show);
     });
     // A stopped batch still shows every file that finished.
     order.flush(&mut show);

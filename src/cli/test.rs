@@ -50,6 +50,32 @@ pub fn collect_test_files(paths: &[PathBuf]) -> Result<Vec<PathBuf>, String> {
     Ok(files)
 }
 
+/// Split `files` into those skipped by a `--skip` text and those to run.
+pub fn split_skipped(files: Vec<PathBuf>, skip: &[String]) -> (Vec<PathBuf>, Vec<PathBuf>) {
+    // Bytes, not display text: a file name need not be UTF-8.
+    files.into_iter().partition(|f| {
+        let path = f.as_os_str().as_bytes();
+        skip.iter().any(|pat| {
+            let pat = pat.as_bytes();
+            pat.is_empty() || path.windows(pat.len()).any(|w| w == pat)
+        })
+    })
+}
+
+/// Each file's size in bytes (0 when unreadable): the run order's weight.
+pub fn file_sizes(files: &[PathBuf]) -> Vec<u64> {
+    files
+        .iter()
+        .map(|f| std::fs::metadata(f).map(|m| m.len()).unwrap_or(0))
+        .collect()
+}
+
+/// The closing lines: `N passed, N failed` (alone on its line; CI reads
+/// it), then `N skipped, N timed out`.
+pub fn summary(passed: usize, failed: usize, skipped: usize, timed_out: usize) -> String {
+    format!("{passed} passed, {failed} failed\n{skipped} skipped, {timed_out} timed out\n")
+}
+
 fn absolute(p: &Path) -> PathBuf {
     std::path::absolute(p).unwrap_or_else(|_| p.to_path_buf())
 }
@@ -71,24 +97,22 @@ pub fn run(gap_args: &GapArgs, args: &TestArgs) -> i32 {
             return EXIT_USAGE;
         }
     };
-    let (skipped, files): (Vec<PathBuf>, Vec<PathBuf>) = all.into_iter().partition(|f| {
-        let path = f.as_os_str().as_bytes();
-        args.skip.iter().any(|pat| {
-            let pat = pat.as_bytes();
-            pat.is_empty() || path.windows(pat.len()).any(|w| w == pat)
-        })
-    });
-    let gap = match start_gap(gap_args, args.pool.planned_workers(files.len())) {
+    let (skipped, files) = split_skipped(all, &args.skip);
+    // With --shard, files are split by size (the weight the run order uses).
+    let sizes = file_sizes(&files);
+    let shard = match args.pool.shard_run(&sizes) {
+        Ok(shard) => shard,
+        Err(code) => return code,
+    };
+    let gap = match start_gap(gap_args, args.pool.planned_workers(shard.indices().len())) {
         Ok(gap) => gap,
         Err(code) => return code,
     };
     // Larger files start first (size stands in for the number of tests), so
     // a long file does not start last and leave the other workers idle;
     // results are still printed in the order of `files`.
-    let mut run_order: Vec<usize> = (0..files.len()).collect();
-    run_order.sort_by_key(|&i| {
-        std::cmp::Reverse(std::fs::metadata(&files[i]).map(|m| m.len()).unwrap_or(0))
-    });
+    let mut run_order: Vec<usize> = shard.indices().to_vec();
+    run_order.sort_by_key(|&i| std::cmp::Reverse(sizes[i]));
     let tasks: Vec<Task> = run_order
         .iter()
         .map(|&i| Task::new(TaskKind::Test(absolute(&files[i]))))
@@ -97,7 +121,7 @@ pub fn run(gap_args: &GapArgs, args: &TestArgs) -> i32 {
     let timeout = options.timeout;
     let pool = ForkPool::new(&gap, options);
     let bar = progress(tasks.len());
-    let mut order = InOrder::new(tasks.len());
+    let mut order = InOrder::new(shard);
     let (mut passed, mut failed, mut timed_out) = (0usize, 0usize, 0usize);
     let mut show = |i: usize, r: &gaprun::fork::TaskResult| {
         let ms = r.wall.as_millis();
@@ -135,8 +159,7 @@ pub fn run(gap_args: &GapArgs, args: &TestArgs) -> i32 {
         }
         return super::workers::batch_exit_code(&outcome, failed);
     }
-    println!("{passed} passed, {failed} failed");
-    println!("{} skipped, {timed_out} timed out", skipped.len());
+    print!("{}", summary(passed, failed, skipped.len(), timed_out));
     if failed > 0 {
         EXIT_GAP_ERROR
     } else {

@@ -23,6 +23,21 @@ pub struct PoolArgs {
     /// worker, as `gap -o` sets it; the worker is killed at twice that).
     #[arg(long = "memory-limit", value_name = "SIZE", value_parser = parse_size)]
     pub memory_limit: Option<u64>,
+
+    /// Run only shard K of N (0-based) of the tasks: every task is in
+    /// exactly one shard; results keep their index in the whole input.
+    #[arg(long = "shard", value_name = "K/N")]
+    pub shard: Option<gaprun::shard::Shard>,
+
+    /// Inside `gaprun slurm` array tasks: the job folder to record each
+    /// task's result in (see docs/slurm.md).
+    #[arg(
+        long = "shard-results",
+        value_name = "DIR",
+        hide = true,
+        requires = "shard"
+    )]
+    pub shard_results: Option<std::path::PathBuf>,
 }
 
 impl PoolArgs {
@@ -38,9 +53,26 @@ impl PoolArgs {
         ForkOptions {
             jobs: self.jobs.unwrap_or_else(default_jobs).max(1),
             timeout: self.timeout,
-            memory_limit: self.memory_limit,
+            memory_limit: self.memory_limit.or_else(|| {
+                let jobs = self.jobs.unwrap_or_else(default_jobs).max(1);
+                self.shard_results
+                    .as_ref()
+                    .and_then(|_| super::slurm::task_memory_limit(jobs))
+            }),
             ..ForkOptions::default()
         }
+    }
+
+    /// The tasks this run does (all, or its `--shard`), for tasks of these
+    /// weights in input order; a usage error is printed and its exit code
+    /// returned.
+    pub fn shard_run(&self, weights: &[u64]) -> Result<super::slurm::ShardRun, i32> {
+        super::slurm::ShardRun::new(self.shard, self.shard_results.as_deref(), weights).map_err(
+            |e| {
+                eprintln!("gaprun: {e}");
+                super::EXIT_USAGE
+            },
+        )
     }
 }
 
@@ -59,16 +91,20 @@ pub fn progress(total: usize) -> ProgressBar {
 }
 
 /// Collects results arriving in any order and hands them out in input
-/// order, each as soon as every earlier one has been handed out.
+/// order, each as soon as every earlier one has been handed out. Indices are
+/// those of the whole input; only the shard's are expected. Inside a Slurm
+/// array task each result is recorded as soon as it arrives instead.
 pub struct InOrder {
+    shard: super::slurm::ShardRun,
     slots: Vec<Option<TaskResult>>,
     next: usize,
 }
 
 impl InOrder {
-    pub fn new(n: usize) -> InOrder {
+    pub fn new(shard: super::slurm::ShardRun) -> InOrder {
         InOrder {
-            slots: vec![None; n],
+            slots: vec![None; shard.indices().len()],
+            shard,
             next: 0,
         }
     }
@@ -79,9 +115,15 @@ impl InOrder {
         result: &TaskResult,
         mut show: impl FnMut(usize, &TaskResult),
     ) {
-        self.slots[index] = Some(result.clone());
+        if self.shard.record(index, result, || show(index, result)) {
+            return;
+        }
+        let Ok(slot) = self.shard.indices().binary_search(&index) else {
+            unreachable!("task {index} is not in this shard")
+        };
+        self.slots[slot] = Some(result.clone());
         while let Some(Some(r)) = self.slots.get_mut(self.next).map(Option::take) {
-            show(self.next, &r);
+            show(self.shard.indices()[self.next], &r);
             self.next += 1;
         }
     }

@@ -694,3 +694,13 @@ fn decide_warn(
 #[cfg(test)]
 #[path = "policy_tests.rs"]
 mod tests;
+
+/// Each task's memory limit (GAP's `-o` in a forked worker; GAP's `-K` and
+/// the parent's resident-memory watch act at twice that) for `workers` tasks
+/// running at once under a cgroup memory `limit`: with every worker at its
+/// kill point they use 3/4 of the limit, leaving the rest for the parent, so
+/// a task that outgrows its share stops as `memory_limit` before the
+/// kernel's OOM killer picks a victim.
+pub fn task_memory_share(limit: u64, workers: u32) -> u64 {
+    tidy(limit / 8 * 3 / u64::from(workers.max(1)))
+}
