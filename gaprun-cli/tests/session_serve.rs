@@ -524,7 +524,7 @@ fn documented_answer(line: &str) -> Value {
 fn documented_exchange_piped_in_one_write() {
     for doc in ["README.md", "docs/sessions.md"] {
         let text =
-            std::fs::read_to_string(format!("{}/{doc}", env!("CARGO_MANIFEST_DIR"))).unwrap();
+            std::fs::read_to_string(format!("{}/../{doc}", env!("CARGO_MANIFEST_DIR"))).unwrap();
         let requests: Vec<&str> = text
             .lines()
             .filter_map(|l| l.strip_prefix("> {").map(|_| &l[2..]))

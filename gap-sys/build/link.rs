@@ -18,6 +18,8 @@ pub struct Linked {
     /// Identity of the linked kernel (sha256 prefix of the library file).
     pub library_id: String,
     pub search_dir: PathBuf,
+    /// The library file linked (the hooked archive, or libgap.so).
+    pub library: PathBuf,
 }
 
 fn sha256_prefix(path: &Path) -> Result<String, String> {
@@ -60,6 +62,7 @@ pub fn link_gap(install: &GapInstall, out_dir: &Path) -> Result<Linked, String> 
             mode: "static-hooked",
             library_id: sha256_prefix(&archive)?,
             search_dir: out_dir.to_path_buf(),
+            library: hooked,
         });
     }
     let shared = install.lib_dir.join("libgap.so");
@@ -69,8 +72,9 @@ pub fn link_gap(install: &GapInstall, out_dir: &Path) -> Result<Linked, String> 
         );
         return Ok(Linked {
             mode: "dynamic",
-            library_id: sha256_prefix(&fs::canonicalize(&shared).unwrap_or(shared))?,
+            library_id: sha256_prefix(&fs::canonicalize(&shared).unwrap_or(shared.clone()))?,
             search_dir: install.lib_dir.clone(),
+            library: shared,
         });
     }
     Err(format!(
@@ -123,18 +127,16 @@ pub fn emit_link_lines(linked: &Linked) {
         );
     }
     // Compiled GAP packages have no DT_NEEDED on libgap: they expect the
-    // executable to export GAP's kernel symbols. This applies to gaprun's own
-    // binaries, tests and examples; a crate embedding gaprun must add the
-    // same flag to its binary (see README, "Embedding").
-    println!("cargo:rustc-link-arg=-Wl,--export-dynamic");
-    println!("cargo:link_mode={}", linked.mode);
+    // executable to export GAP's kernel symbols. A link argument would
+    // reach only this crate's own targets, so exports.rs does it in a way
+    // that reaches every dependent.
 }
 
 #[cfg(feature = "bindgen")]
 pub fn generate_bindings(install: &GapInstall, out_dir: &Path) {
     let manifest_dir = PathBuf::from(env::var("CARGO_MANIFEST_DIR").unwrap());
     let bindings = bindgen::Builder::default()
-        .header(manifest_dir.join("src/sys/wrapper.h").display().to_string())
+        .header(manifest_dir.join("wrapper.h").display().to_string())
         .clang_arg(format!("-I{}", install.include_dir.display()))
         .clang_arg(format!("-I{}", manifest_dir.join("src/shim").display()))
         .allowlist_function("GAP_.*")
@@ -150,7 +152,7 @@ pub fn generate_bindings(install: &GapInstall, out_dir: &Path) {
     bindings
         .write_to_file(&path)
         .expect("cannot write bindings");
-    // For the test that compares them with the committed src/sys/bindings.rs.
+    // For the test that compares them with the committed src/bindings.rs.
     println!(
         "cargo:rustc-env=GAPRUN_GENERATED_BINDINGS={}",
         path.display()

@@ -33,7 +33,27 @@ impl GapInstall {
     }
 }
 
-const MULTIARCH: &str = "x86_64-linux-gnu";
+/// Debian's multiarch folder name for the target (`x86_64-linux-gnu`,
+/// `aarch64-linux-gnu`, `i386-linux-gnu`, `arm-linux-gnueabihf`, …), from
+/// the `CARGO_CFG_TARGET_*` variables cargo gives build scripts.
+fn multiarch() -> String {
+    let var = |name: &str| env::var(name).unwrap_or_default();
+    let arch = var("CARGO_CFG_TARGET_ARCH");
+    let os = var("CARGO_CFG_TARGET_OS");
+    let abi = var("CARGO_CFG_TARGET_ENV");
+    let little = var("CARGO_CFG_TARGET_ENDIAN") == "little";
+    let debian_arch = match arch.as_str() {
+        "x86" => "i386",
+        "powerpc64" if little => "powerpc64le",
+        other => other,
+    };
+    let abi = match (arch.as_str(), abi.as_str()) {
+        ("arm", "gnu") => "gnueabihf",
+        (_, "") => "gnu",
+        (_, other) => other,
+    };
+    format!("{debian_arch}-{os}-{abi}")
+}
 
 /// Find GAP; on failure return a description of every place searched.
 pub fn find_gap(manifest_dir: &Path) -> Result<GapInstall, String> {
@@ -53,7 +73,7 @@ pub fn find_gap(manifest_dir: &Path) -> Result<GapInstall, String> {
             .unwrap_or_else(|| PathBuf::from("/usr/include/gap"));
         let lib = env_lib
             .clone()
-            .unwrap_or_else(|| PathBuf::from(format!("/usr/lib/{MULTIARCH}")));
+            .unwrap_or_else(|| PathBuf::from(format!("/usr/lib/{}", multiarch())));
         match check(
             inc,
             lib,
@@ -107,7 +127,7 @@ pub fn find_gap(manifest_dir: &Path) -> Result<GapInstall, String> {
 
 fn prefix_layout(prefix: &Path, source: &'static str) -> Result<GapInstall, String> {
     let inc = prefix.join("include/gap");
-    let lib = prefix.join(format!("lib/{MULTIARCH}"));
+    let lib = prefix.join(format!("lib/{}", multiarch()));
     // Debian splits the root: architecture-dependent files (package
     // binaries, sysinfo.gap) under lib/gap, the library under share/gap.
     let roots = vec![prefix.join("lib/gap"), prefix.join("share/gap")];
@@ -149,7 +169,7 @@ fn check(
     let gap_executable = inc
         .parent()
         .and_then(Path::parent)
-        .map(|prefix| prefix.join(format!("lib/{MULTIARCH}/gap/gap")))
+        .map(|prefix| prefix.join(format!("lib/{}/gap/gap", multiarch())))
         .filter(|p| p.is_file());
     Ok(GapInstall {
         include_dir: inc,

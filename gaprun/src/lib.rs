@@ -1,9 +1,10 @@
-//! gaprun: run GAP (the computer algebra system, through libgap) from Rust
-//! and from the command line.
+//! gaprun: run GAP (the computer algebra system, through libgap) from Rust.
+//! The `gaprun` command is the separate `gaprun-cli` crate.
 //!
 //! The crate is laid out by concern:
-//! - [`sys`]: committed raw bindings to libgap and to gaprun's C shim (the
-//!   only code that enters GAP, so GAP's `longjmp` never crosses Rust);
+//! - [`sys`]: the `gap-sys` crate, re-exported: committed raw bindings to
+//!   libgap and to the C shim (the only code that enters GAP, so GAP's
+//!   `longjmp` never crosses Rust), and the facts of the build;
 //! - [`runtime`]: one initialisation per process, options → GAP's argv;
 //! - [`obj`]: rooted handles to GAP objects;
 //! - [`pool`]: the memory pool policy (pure: machine facts → GAP flags);
@@ -23,8 +24,10 @@ pub mod runtime;
 pub mod session;
 pub mod shard;
 pub mod size;
-pub mod sys;
+#[cfg(feature = "workspace")]
 pub mod workspace;
+
+pub use gap_sys as sys;
 
 pub use convert::{ByteString, FromGap, IntoGap, Kind, Permutation, ViewString};
 pub use error::{Error, GapError, Result};

@@ -12,7 +12,7 @@
 //! | `Option<T>` | `fail` ↔ `None` |
 //! | `i8`…`i128`, `u8`…`u128`, `isize`, `usize` | integers (exact, checked range) |
 //! | [`BigInt`] | integers of any size (exact, through GMP limbs) |
-//! | [`BigRational`], `Ratio<i64>` | rationals |
+//! | `BigRational`, `Ratio<i64>` | rationals (feature `bigint`) |
 //! | `f64`, `f32` | machine floats (`IsIEEE754FloatRep`) |
 //! | `String`, `&str` | strings (UTF-8 checked) |
 //! | [`ByteString`] | strings as raw bytes |
@@ -24,8 +24,8 @@
 //! | `serde_json::Value` | JSON-shaped values (`null` ↔ `fail`; into GAP: integers exact at any size, `{"base64": "…"}` → the string of those bytes) |
 //! | [`GapObj`] | itself |
 //!
-//! Serde structs go through JSON: [`Gap::serde_value`] and
-//! [`GapObj::deserialize`].
+//! Serde structs go through JSON (feature `serde`): `Gap::serde_value` and
+//! `GapObj::deserialize`.
 //!
 //! ```
 //! use gaprun::{Gap, GapOptions};
@@ -46,6 +46,7 @@ use crate::obj::{GapObj, RawObj};
 use crate::runtime::{check, string_bytes, Gap};
 use crate::sys;
 use num_bigint::{BigInt, BigUint, Sign};
+#[cfg(feature = "bigint")]
 use num_rational::{BigRational, Ratio};
 use std::collections::{BTreeMap, HashMap};
 use std::hash::BuildHasher;
@@ -293,6 +294,7 @@ impl<'gap> GapObj<'gap> {
     }
 
     /// Deserialize a serde type from this object (through its JSON form).
+    #[cfg(feature = "serde")]
     pub fn deserialize<T: serde::de::DeserializeOwned>(&self) -> Result<T> {
         serde_json::from_value(self.to_json()?)
             .map_err(|e| Error::Conversion(format!("does not match the Rust type: {e}")))
@@ -653,6 +655,7 @@ impl IntoGap for BigUint {
 
 // ---- rationals and floats ------------------------------------------------------
 
+#[cfg(feature = "bigint")]
 fn rat_parts<'gap>(obj: &GapObj<'gap>) -> Result<(GapObj<'gap>, GapObj<'gap>)> {
     let mut num: RawObj = std::ptr::null_mut();
     let mut den: RawObj = std::ptr::null_mut();
@@ -664,6 +667,7 @@ fn rat_parts<'gap>(obj: &GapObj<'gap>) -> Result<(GapObj<'gap>, GapObj<'gap>)> {
     Ok((root(obj.gap(), num)?, root(obj.gap(), den)?))
 }
 
+#[cfg(feature = "bigint")]
 impl<'gap> FromGap<'gap> for BigRational {
     fn from_gap(obj: &GapObj<'gap>) -> Result<Self> {
         let (n, d) = rat_parts(obj)?;
@@ -674,6 +678,7 @@ impl<'gap> FromGap<'gap> for BigRational {
     }
 }
 
+#[cfg(feature = "bigint")]
 impl IntoGap for BigRational {
     fn to_gap<'gap>(&self, gap: &'gap Gap) -> Result<GapObj<'gap>> {
         let n = self.numer().to_gap(gap)?;
@@ -682,6 +687,7 @@ impl IntoGap for BigRational {
     }
 }
 
+#[cfg(feature = "bigint")]
 impl<'gap> FromGap<'gap> for Ratio<i64> {
     fn from_gap(obj: &GapObj<'gap>) -> Result<Self> {
         let (n, d) = rat_parts(obj)?;
@@ -689,6 +695,7 @@ impl<'gap> FromGap<'gap> for Ratio<i64> {
     }
 }
 
+#[cfg(feature = "bigint")]
 impl IntoGap for Ratio<i64> {
     fn to_gap<'gap>(&self, gap: &'gap Gap) -> Result<GapObj<'gap>> {
         let n = self.numer().to_gap(gap)?;
@@ -1036,6 +1043,7 @@ impl Gap {
 
     /// Convert a serde-serializable value (a struct becomes a record)
     /// through its JSON form.
+    #[cfg(feature = "serde")]
     pub fn serde_value<T: serde::Serialize + ?Sized>(&self, v: &T) -> Result<GapObj<'_>> {
         let json = serde_json::to_value(v)
             .map_err(|e| Error::Conversion(format!("cannot serialize: {e}")))?;

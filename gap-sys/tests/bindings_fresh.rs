@@ -1,5 +1,5 @@
 //! With `--features bindgen` (needs libclang), the build regenerates the raw
-//! bindings; this test fails when the committed `src/sys/bindings.rs` differs,
+//! bindings; this test fails when the committed `src/bindings.rs` differs,
 //! i.e. when a header changed and nobody regenerated them.
 #![cfg(feature = "bindgen")]
 
@@ -7,11 +7,10 @@
 fn bindings_are_fresh() {
     let generated = std::fs::read_to_string(env!("GAPRUN_GENERATED_BINDINGS")).unwrap();
     let committed =
-        std::fs::read_to_string(concat!(env!("CARGO_MANIFEST_DIR"), "/src/sys/bindings.rs"))
-            .unwrap();
+        std::fs::read_to_string(concat!(env!("CARGO_MANIFEST_DIR"), "/src/bindings.rs")).unwrap();
     assert!(
         generated == committed,
-        "src/sys/bindings.rs is stale: run `cargo build --features bindgen && cp {} src/sys/bindings.rs`",
+        "src/bindings.rs is stale: run `cargo build --features bindgen && cp {} gap-sys/src/bindings.rs`",
         env!("GAPRUN_GENERATED_BINDINGS")
     );
 }

@@ -40,7 +40,7 @@ fn cluster_script() -> Option<PathBuf> {
     std::env::var_os("GAPRUN_LOCAL_CLUSTER")
         .map(PathBuf::from)
         .into_iter()
-        .chain([here.join(".ci/local-cluster.sh")])
+        .chain([here.join("../.ci/local-cluster.sh")])
         .find(|p| p.is_file())
 }
 

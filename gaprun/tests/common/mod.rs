@@ -2,6 +2,7 @@
 //! runs each test on a thread of its own. `with_gap` runs a closure on one
 //! dedicated GAP thread (initialised once, without autoloaded packages
 //! unless `GapOptions` say otherwise), so tests in a binary share one GAP.
+//! The CLI's tests (gaprun-cli/tests/common) include this file.
 #![allow(dead_code)]
 
 use gaprun::{Gap, GapOptions};
@@ -52,11 +53,6 @@ pub fn with_gap<R: Send + 'static>(f: impl FnOnce(&Gap) -> R + Send + 'static) -
         Ok(r) => r,
         Err(p) => std::panic::resume_unwind(p),
     }
-}
-
-/// Path of the gaprun binary built for these tests.
-pub fn gaprun_bin() -> std::path::PathBuf {
-    std::path::PathBuf::from(env!("CARGO_BIN_EXE_gaprun"))
 }
 
 /// The distribution's gap kernel with this build's roots, if there is one.

@@ -20,7 +20,7 @@ use std::thread::ThreadId;
 
 /// GAP root folders this build was made against (`-l` order).
 pub fn built_in_roots() -> Vec<PathBuf> {
-    env!("GAPRUN_GAP_ROOTS")
+    sys::GAP_ROOTS
         .split(';')
         .filter(|s| !s.is_empty())
         .map(PathBuf::from)
@@ -45,11 +45,11 @@ pub struct BuildInfo {
 /// What this binary was built with.
 pub fn build_info() -> BuildInfo {
     BuildInfo {
-        gap_version: env!("GAPRUN_GAP_VERSION"),
-        link_mode: env!("GAPRUN_LINK_MODE"),
-        gap_source: env!("GAPRUN_GAP_SOURCE"),
-        libgap_id: env!("GAPRUN_LIBGAP_ID"),
-        gap_executable: env!("GAPRUN_GAP_EXECUTABLE"),
+        gap_version: sys::GAP_VERSION,
+        link_mode: sys::LINK_MODE,
+        gap_source: sys::GAP_SOURCE,
+        libgap_id: sys::LIBGAP_ID,
+        gap_executable: sys::GAP_EXECUTABLE,
     }
 }
 
@@ -191,6 +191,9 @@ impl GapOptions {
 struct InitRecord {
     options: GapOptions,
     thread: ThreadId,
+    /// Why the start failed, if it did: GAP cannot be started again, and a
+    /// half-started GAP is never handed out.
+    failure: Option<String>,
 }
 
 static INIT: Mutex<Option<InitRecord>> = Mutex::new(None);
@@ -405,6 +408,25 @@ fn list_elm(list: RawObj, pos: usize) -> Result<RawObj> {
     Ok(out)
 }
 
+/// Compiled GAP packages (`io`, …) resolve GAP's kernel symbols from the
+/// process; without them they fail to load and GAP's library is left half
+/// loaded. Checked before GAP starts, so the error names the fix.
+fn check_kernel_symbols_visible() -> Result<()> {
+    if sys::kernel_symbols_visible() {
+        return Ok(());
+    }
+    Err(Error::Setup(
+        "GAP's kernel symbols are not exported by this program, so GAP's compiled packages \
+         (io, …) cannot load. gap-sys links an exports reference library into every executable \
+         that depends on it; this one was linked without it (a cdylib, gap-sys built with \
+         GAP_SYS_EXPORTS_REF=0, or its build warned that it could not make the library). \
+         Fix: link the executable with `-Wl,--export-dynamic` (in its build.rs: \
+         println!(\"cargo:rustc-link-arg=-Wl,--export-dynamic\")), or rebuild gap-sys \
+         with a writable cache folder (GAP_SYS_EXPORTS_DIR)."
+            .into(),
+    ))
+}
+
 impl Gap {
     /// A handle for code that already holds proof of an initialised GAP on
     /// this thread (a rooted [`GapObj`]).
@@ -419,6 +441,11 @@ impl Gap {
     pub fn init(options: GapOptions) -> Result<Gap> {
         let mut init = INIT.lock().unwrap_or_else(|p| p.into_inner());
         if let Some(rec) = init.as_ref() {
+            if let Some(failure) = &rec.failure {
+                return Err(Error::Setup(format!(
+                    "GAP failed to start earlier in this process: {failure}"
+                )));
+            }
             if rec.thread != std::thread::current().id() {
                 return Err(Error::WrongThread);
             }
@@ -434,6 +461,7 @@ impl Gap {
             });
         }
         options.validate()?;
+        check_kernel_symbols_visible()?;
         let argv = options.argv();
         let cargs: Vec<CString> = argv.iter().map(|a| cstring(a)).collect::<Result<_>>()?;
         let mut ptrs: Vec<*mut std::os::raw::c_char> =
@@ -453,23 +481,48 @@ impl Gap {
                 Some(obj::mark_roots),
             )
         };
-        *init = Some(InitRecord {
-            options: options.clone(),
-            thread: std::thread::current().id(),
-        });
-        drop(init);
         let gap = Gap {
             _not_send: PhantomData,
         };
-        check(status).map_err(|e| Error::Setup(format!("GAP start-up code failed: {e}")))?;
-        for pkg in &options.packages {
-            if !gap.load_package(pkg)? {
-                return Err(Error::Setup(format!(
-                    "package `{pkg}` could not be loaded (not installed under the GAP roots, or its dependencies are missing)"
-                )));
-            }
+        let outcome = check(status)
+            .map_err(|e| Error::Setup(format!("GAP start-up code failed: {e}")))
+            .and_then(|()| gap.verify_started())
+            .and_then(|()| {
+                for pkg in &options.packages {
+                    if !gap.load_package(pkg)? {
+                        return Err(Error::Setup(format!(
+                            "package `{pkg}` could not be loaded (not installed under the GAP roots, or its dependencies are missing)"
+                        )));
+                    }
+                }
+                Ok(())
+            });
+        *init = Some(InitRecord {
+            options: options.clone(),
+            thread: std::thread::current().id(),
+            failure: outcome.as_ref().err().map(|e| e.to_string()),
+        });
+        drop(init);
+        outcome.map(|()| gap)
+    }
+
+    /// After `GAP_Initialize`: GAP prints an error in its start-up (a
+    /// library file, a package whose kernel module cannot load) and goes on
+    /// with a half-loaded library, so check that the library works (a
+    /// constructor and `Size` have methods).
+    fn verify_started(&self) -> Result<()> {
+        let size: Result<i64> = self
+            .eval_value("Size(SymmetricGroup(3))")
+            .and_then(|v| v.extract());
+        match size {
+            Ok(6) => Ok(()),
+            Ok(other) => Err(Error::Setup(format!(
+                "GAP's library did not load completely: Size(SymmetricGroup(3)) gave {other}"
+            ))),
+            Err(e) => Err(Error::Setup(format!(
+                "GAP's library did not load completely: Size(SymmetricGroup(3)) failed: {e}"
+            ))),
         }
-        Ok(gap)
     }
 
     /// The options GAP was initialised with in this process, if it was.

@@ -1,7 +1,5 @@
 //! The `gaprun` command. See `gaprun --help` and README.md.
 
-mod cli;
-
 fn main() {
-    std::process::exit(cli::main());
+    std::process::exit(gaprun_cli::cli::main());
 }
