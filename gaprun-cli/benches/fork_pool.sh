@@ -7,8 +7,8 @@
 #      and the per-file verdicts of GAP's Test() run serially against
 #      gaprun's.
 #
-# Usage: benches/fork_pool.sh            (N=200, every gap process timed)
-#        N=200 GAP_SAMPLE=20 benches/fork_pool.sh
+# Usage: gaprun-cli/benches/fork_pool.sh            (N=200, every gap process timed)
+#        N=200 GAP_SAMPLE=20 gaprun-cli/benches/fork_pool.sh
 #   GAP_SAMPLE=K times only the first K `gap` processes and extrapolates
 #   to N (each one costs 1.5-5 s); the output says so when it does.
 #   TST_DIR=DIR uses another test folder; TST_PACKAGES=io,... are loaded first.
@@ -17,7 +17,7 @@ cd "$(dirname "$0")/.."
 
 N=${N:-200}
 GAP_SAMPLE=${GAP_SAMPLE:-$N}
-TST_DIR=${TST_DIR:-vendor/gap/usr/share/gap/pkg/io/tst}
+TST_DIR=${TST_DIR:-gap-sys/vendor/gap/usr/share/gap/pkg/io/tst}
 TST_PACKAGES=${TST_PACKAGES:-io}
 
 cargo build --release -q

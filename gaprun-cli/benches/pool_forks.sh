@@ -4,7 +4,7 @@
 # rule, and gaprun's auto policy — in overcommit mode 0 and, when run as root
 # with a writable /proc/sys/vm/overcommit_memory, in strict mode 2 (switched
 # on only inside each measuring process and restored right after).
-# Usage: benches/pool_forks.sh [MAX_WORKERS]   (default 32)
+# Usage: gaprun-cli/benches/pool_forks.sh [MAX_WORKERS]   (default 32)
 # Do not run it while other heavy jobs run: mode 2 affects the whole machine.
 set -euo pipefail
 cd "$(dirname "$0")/.."

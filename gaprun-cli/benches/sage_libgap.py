@@ -1,4 +1,4 @@
-"""The same cases as benches/api_calls.rs, through SageMath's libgap
+"""The same cases as gaprun/benches/api_calls.rs, through SageMath's libgap
 (PyPI package passagemath-gap). Prints one JSON line per case."""
 import json
 import time

@@ -2,7 +2,7 @@
 """Benchmark `gaprun serve --stdio`: round-trip latency of `eval 1+1;` and
 the time to fork a session holding a large GAP heap.
 
-Usage: python3 benches/session.py [path/to/gaprun] [heap MB, default 500]
+Usage: python3 gaprun-cli/benches/session.py [path/to/gaprun] [heap MB, default 500]
 """
 import json
 import statistics

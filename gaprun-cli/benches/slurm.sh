@@ -9,8 +9,8 @@
 #      first result, its tasks, and `collect` on its own;
 #   3. the fixed cost of a shard: S shards of one trivial task each.
 #
-# Usage: benches/slurm.sh             (N=2000, S=4)
-#        N=20000 S=8 benches/slurm.sh
+# Usage: gaprun-cli/benches/slurm.sh             (N=2000, S=4)
+#        N=20000 S=8 gaprun-cli/benches/slurm.sh
 set -euo pipefail
 cd "$(dirname "$0")/.."
 N=${N:-2000}

@@ -2,7 +2,7 @@
 # Start-up time, in one run: plain `gap`, `gap` with a saved workspace,
 # `gaprun` without the workspace cache (cold) and with it (warm).
 #
-#   cargo build --release && benches/startup.sh [RUNS]
+#   cargo build --release && gaprun-cli/benches/startup.sh [RUNS]
 #
 # Needs hyperfine (apt-get install hyperfine). Uses a private cache folder
 # and a private saved workspace under a temporary folder.

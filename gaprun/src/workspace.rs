@@ -222,24 +222,43 @@ pub fn fingerprint(roots: &[PathBuf]) -> (u64, String) {
             add(&path, fs::metadata(&path).ok().as_ref());
         }
         for sub in FINGERPRINT_DIRS {
-            let walk = walkdir::WalkDir::new(root.join(sub))
-                .follow_links(true)
-                .sort_by_file_name();
-            for entry in walk {
-                match entry {
-                    Ok(e) => add(e.path(), e.metadata().ok().as_ref()),
-                    Err(e) => {
-                        // A missing folder or a dangling link: record that it
-                        // is unreadable, so it appearing later changes the key.
-                        if let Some(p) = e.path() {
-                            add(p, None);
-                        }
-                    }
-                }
-            }
+            walk(&root.join(sub), &mut add, &mut Vec::new());
         }
     }
     (count, format!("{:x}", hasher.finalize()))
+}
+
+/// Every path under `path` (itself first), depth first in file-name order,
+/// following symbolic links, with its metadata (`None` when unreadable: a
+/// missing folder or a dangling link is recorded, so it appearing later
+/// changes the key). A folder already being walked (a link loop) is
+/// recorded but not entered. (Hand-written rather than walkdir so that the
+/// library's dependency tree stays free of the CLI's crates.)
+fn walk(
+    path: &Path,
+    add: &mut impl FnMut(&Path, Option<&fs::Metadata>),
+    ancestors: &mut Vec<(u64, u64)>,
+) {
+    use std::os::unix::fs::MetadataExt;
+    let meta = fs::metadata(path).ok();
+    add(path, meta.as_ref());
+    let Some(meta) = meta.filter(|m| m.is_dir()) else {
+        return;
+    };
+    let id = (meta.dev(), meta.ino());
+    if ancestors.contains(&id) {
+        return;
+    }
+    let Ok(entries) = fs::read_dir(path) else {
+        return;
+    };
+    let mut children: Vec<PathBuf> = entries.flatten().map(|e| e.path()).collect();
+    children.sort_by(|a, b| a.file_name().cmp(&b.file_name()));
+    ancestors.push(id);
+    for child in children {
+        walk(&child, add, ancestors);
+    }
+    ancestors.pop();
 }
 
 fn program_identity() -> Option<(PathBuf, u64, i128)> {
