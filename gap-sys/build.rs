@@ -105,6 +105,7 @@ fn main() {
 
     // The same for dependents' build scripts (`links = "gap"`): DEP_GAP_*.
     println!("cargo:include={}", install.include_dir.display());
+    println!("cargo:lib_dir={}", install.lib_dir.display());
     println!(
         "cargo:shim_include={}",
         manifest_dir.join("src/shim").display()
