@@ -198,6 +198,12 @@ pub fn add_anchor(linked: &Linked, out_dir: &Path) -> Result<(), String> {
 
 /// Link lines that reach every dependent's final link.
 pub fn emit_link_lines(lib: &ExportsLib) {
+    // Built again when someone clears the cache folder (the file then
+    // missing would otherwise break the next link of a dependent).
+    println!(
+        "cargo:rerun-if-changed={}",
+        lib.dir.join(format!("lib{}.so", lib.name)).display()
+    );
     println!("cargo:rustc-link-search=native={}", lib.dir.display());
     println!("cargo:rustc-link-lib=dylib={}", lib.name);
 }
