@@ -486,7 +486,7 @@ impl Gap {
         };
         let outcome = check(status)
             .map_err(|e| Error::Setup(format!("GAP start-up code failed: {e}")))
-            .and_then(|()| gap.verify_started())
+            .and_then(|()| gap.verify_started(options.autoload))
             .and_then(|()| {
                 for pkg in &options.packages {
                     if !gap.load_package(pkg)? {
@@ -508,9 +508,33 @@ impl Gap {
 
     /// After `GAP_Initialize`: GAP prints an error in its start-up (a
     /// library file, a package whose kernel module cannot load) and goes on
-    /// with a half-loaded library, so check that the library works (a
-    /// constructor and `Size` have methods).
-    fn verify_started(&self) -> Result<()> {
+    /// with a half-loaded library. So check that every package the library
+    /// needs (and, with `autoload`, every installed default package) is
+    /// loaded, and that the library works (a constructor and `Size` have
+    /// methods). The first check names the culprit; the second catches what
+    /// it cannot (its own code may be what failed to load).
+    fn verify_started(&self, autoload: bool) -> Result<()> {
+        let default_packages = if autoload {
+            "Filtered(UserPreference(\"PackagesToLoad\"), n -> TestPackageAvailability(n) <> fail)"
+        } else {
+            "[]"
+        };
+        let code = format!(
+            "Filtered(Concatenation(List(GAPInfo.Dependencies.NeededOtherPackages, p -> p[1]), \
+             {default_packages}), n -> not IsPackageLoaded(n))"
+        );
+        if let Ok(missing) = self
+            .eval_value(&code)
+            .and_then(|v| v.extract::<Vec<String>>())
+        {
+            if !missing.is_empty() {
+                return Err(Error::Setup(format!(
+                    "GAP started without package(s) {} (they failed to load; GAP's messages are on \
+                     standard error)",
+                    missing.join(", ")
+                )));
+            }
+        }
         let size: Result<i64> = self
             .eval_value("Size(SymmetricGroup(3))")
             .and_then(|v| v.extract());
