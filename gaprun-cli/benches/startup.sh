@@ -1,0 +1,33 @@
+#!/bin/sh
+# Start-up time, in one run: plain `gap`, `gap` with a saved workspace,
+# `gaprun` without the workspace cache (cold) and with it (warm).
+#
+#   cargo build --release && gaprun-cli/benches/startup.sh [RUNS]
+#
+# Needs hyperfine (apt-get install hyperfine). Uses a private cache folder
+# and a private saved workspace under a temporary folder.
+set -eu
+runs=${1:-10}
+here=$(cd "$(dirname "$0")/.." && pwd)
+gaprun="$here/target/release/gaprun"
+[ -x "$gaprun" ] || { echo "build first: cargo build --release" >&2; exit 2; }
+info=$("$gaprun" info --json --no-workspace)
+gap=$(printf '%s' "$info" | sed -n 's/.*"gap_executable": "\(.*\)".*/\1/p')
+roots=$(printf '%s' "$info" | tr -d '\n' | sed 's/.*"gap_roots": \[\([^]]*\)\].*/\1/' | tr -d ' "' | tr ',' ';')
+[ -x "$gap" ] || { echo "no gap executable in this build" >&2; exit 2; }
+tmp=$(mktemp -d)
+trap 'rm -rf "$tmp"' EXIT
+export GAPRUN_WORKSPACE_CACHE="$tmp/cache"
+# gap's own saved workspace (-A: no default packages, as in the DESIGN.md figures).
+echo 'SaveWorkspace("'"$tmp"'/gap.ws");' | "$gap" -l "$roots" -q -A -E >/dev/null
+# Build gaprun's workspace for both configurations once (not timed).
+"$gaprun" -A -c 'QUIT;'
+"$gaprun" -c 'QUIT;'
+hyperfine --warmup 1 --runs "$runs" -N --export-markdown "$tmp/table.md" \
+  -n "gap -q -A (library from source)" "sh -c \"echo 'QUIT;' | '$gap' -l '$roots' -q -A -E\"" \
+  -n "gap -q -A -L saved.ws" "sh -c \"echo 'QUIT;' | '$gap' -l '$roots' -q -A -E -L '$tmp/gap.ws'\"" \
+  -n "gaprun -A --no-workspace -c 'QUIT;' (cold)" "'$gaprun' -A --no-workspace -c 'QUIT;'" \
+  -n "gaprun -A -c 'QUIT;' (warm)" "'$gaprun' -A -c 'QUIT;'" \
+  -n "gaprun --no-workspace -c 'QUIT;' (cold, autoload)" "'$gaprun' --no-workspace -c 'QUIT;'" \
+  -n "gaprun -c 'QUIT;' (warm, autoload)" "'$gaprun' -c 'QUIT;'"
+cat "$tmp/table.md"
