@@ -51,6 +51,15 @@ pub const KERNEL_SYMBOLS_EXPORTED_BY_LINK: bool = cfg!(gap_sys_exports_ref);
 /// libgap: they expect the process to provide `ChangedBags` and friends).
 /// False in a `cdylib` or an executable linked without the exports
 /// reference library or `-Wl,--export-dynamic`.
+///
+/// Any executable that links this crate gets them exported by the build,
+/// with no build script of its own — this doc-test is such an executable:
+///
+/// ```
+/// assert!(gap_sys::KERNEL_SYMBOLS_EXPORTED_BY_LINK);
+/// assert!(gap_sys::kernel_symbols_visible());
+/// assert!(gap_sys::GAP_VERSION.starts_with("4."));
+/// ```
 pub fn kernel_symbols_visible() -> bool {
     // SAFETY: dlsym with RTLD_DEFAULT and a NUL-terminated name only reads
     // the loaded objects' symbol tables.

@@ -105,8 +105,18 @@ fn version_string() -> &'static str {
     )
 }
 
-/// Parse arguments, run, and return the process exit code.
+/// Parse the process's arguments, run, and return the exit code.
 pub fn main() -> i32 {
+    main_with_args(std::env::args_os())
+}
+
+/// Parse `args` (the first is the program name), run, and return the exit
+/// code: the command as a function, for tests and embedders.
+pub fn main_with_args<I, T>(args: I) -> i32
+where
+    I: IntoIterator<Item = T>,
+    T: Into<std::ffi::OsString> + Clone,
+{
     // Like other Unix filters: a closed pipe (`gaprun ... | head`) ends the
     // process quietly instead of failing every later write.
     // SAFETY: resetting a signal disposition before any other thread exists.
@@ -117,7 +127,7 @@ pub fn main() -> i32 {
         eprintln!("gaprun: internal error: {info}");
         eprintln!("gaprun: please report this with the command that caused it");
     }));
-    let cli = match Cli::try_parse() {
+    let cli = match Cli::try_parse_from(args) {
         Ok(cli) => cli,
         Err(e) => {
             let code = if e.use_stderr() { EXIT_USAGE } else { EXIT_OK };
