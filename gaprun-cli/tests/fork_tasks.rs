@@ -287,18 +287,20 @@ fn io_fork_inside_a_task_is_reported_once() {
 
 // ---- issue 11 item 3: nothing a task started outlives it ----------------
 
+/// The task (not the child, which may be killed before it gets to run)
+/// writes the pid `IO_fork` returned.
 #[test]
 fn a_forked_spinning_child_dies_with_its_task() {
     let dir = tempfile::tempdir().unwrap();
     let pid_file = dir.path().join("pid");
     let line = format!(
-        r#"{{"code": "LoadPackage(\"io\");; pid := IO_fork();; if pid = 0 then PrintTo(\"{}\", IO_getpid()); while true do od; fi; 1;"}}"#,
+        r#"{{"code": "LoadPackage(\"io\");; pid := IO_fork();; if pid = 0 then while true do od; fi; PrintTo(\"{}\", pid); 1;"}}"#,
         pid_file.display()
     );
     let (results, _) = batch_in(dir.path(), &[&line], &[]);
     assert_eq!(results[0]["status"], "ok", "{}", results[0]);
     let pid: i32 = std::fs::read_to_string(&pid_file)
-        .expect("the forked child wrote its pid")
+        .expect("the task wrote its forked child's pid")
         .trim()
         .parse()
         .unwrap();

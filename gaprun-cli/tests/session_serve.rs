@@ -808,3 +808,28 @@ fn requests_for_a_fork_that_never_happens_are_answered() {
     assert_eq!(answer_to(&lines, &json!(4))["code"], "fork_failed");
     assert_eq!(answer_to(&lines, &json!(5))["json"], 6);
 }
+
+/// A deadline that fires before the eval's first statement runs (here: a
+/// microsecond) ends the eval as a whole; it is still answered as a
+/// timeout — `interrupted` and `timed_out` true — and the session goes on
+/// (regression: `{"code":"gap","error":"interrupted"}` without either flag,
+/// seen once in `control_requests_answered_while_a_fork_waits`).
+#[test]
+fn a_deadline_before_the_first_statement_is_a_timeout() {
+    let mut s = Server::start();
+    for (id, code) in [(1, "while true do od;"), (2, "1;")] {
+        let a = s.req(json!({"id": id, "op": "eval", "code": code, "timeout_ms": 0.001}));
+        assert_eq!(a["ok"], false, "{a}");
+        assert_eq!(a["interrupted"], true, "{a}");
+        assert_eq!(a["timed_out"], true, "{a}");
+        assert!(
+            a["error"]
+                .as_str()
+                .unwrap_or("")
+                .starts_with("timeout after"),
+            "{a}"
+        );
+    }
+    let a = s.req(json!({"id": 3, "op": "eval", "code": "6 * 7;"}));
+    assert_eq!(a["json"], 42, "{a}");
+}

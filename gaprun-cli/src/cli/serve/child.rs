@@ -366,8 +366,11 @@ pub(super) fn eval_request(
     };
     let wall_ms = t0.elapsed().as_secs_f64() * 1e3;
     let timed_out = timeout_ms.is_some_and(|ms| wall_ms >= ms);
-    let statements = match result {
-        Ok(s) => s,
+    // An interrupt can also end the eval as a whole (before its first
+    // statement ran): the same answer as an interrupted statement.
+    let (statements, interrupted_whole) = match result {
+        Ok(s) => (s, false),
+        Err(gaprun::Error::Interrupted) => (Vec::new(), true),
         Err(gaprun::Error::Quit { code }) => {
             write_json(
                 out,
@@ -442,6 +445,14 @@ pub(super) fn eval_request(
             answer.error = Some(quit_message(id, code));
             break;
         }
+    }
+    if interrupted_whole {
+        answer.interrupted = true;
+        answer.error = Some(if timed_out {
+            format!("timeout after {} ms", timeout_ms.unwrap_or(0.0))
+        } else {
+            "user interrupt".to_string()
+        });
     }
     answer.ok = answer.error.is_none();
     answer.timed_out = answer.interrupted && timed_out;
