@@ -20,15 +20,23 @@
 //! can raise a GAP error is called except through the shim's `gaprun_*`
 //! entry points (GAP's `longjmp` must never cross a Rust frame).
 
-#![allow(
+#![deny(clippy::undocumented_unsafe_blocks, unsafe_op_in_unsafe_fn)]
+#![warn(missing_docs)]
+
+/// The generated declarations, exempt from the naming and documentation
+/// lints: their names and (absent) docs are those of the C headers.
+#[allow(
     non_upper_case_globals,
     non_camel_case_types,
     non_snake_case,
-    dead_code
+    dead_code,
+    missing_docs,
+    clippy::all
 )]
-#![allow(clippy::all)]
-
-include!("bindings.rs");
+mod bindings {
+    include!("bindings.rs");
+}
+pub use bindings::*;
 
 /// GAP root folders found by the build, `;`-separated, in GAP's `-l` order.
 pub const GAP_ROOTS: &str = env!("GAP_SYS_GAP_ROOTS");

@@ -8,4 +8,7 @@
 //! assert_eq!(code, 0);
 //! ```
 
+#![deny(clippy::undocumented_unsafe_blocks, unsafe_op_in_unsafe_fn)]
+#![warn(missing_docs)]
+
 pub mod cli;

@@ -38,8 +38,10 @@ pub fn interrupt_signal() -> i32 {
 
 fn ensure_handler() -> Result<()> {
     static INSTALLED: OnceLock<std::result::Result<(), i32>> = OnceLock::new();
-    // SAFETY: installs an async-signal-safe handler (see src/shim/interrupt.c).
     let r = INSTALLED.get_or_init(|| {
+        // SAFETY: installs an async-signal-safe handler (see
+        // gap-sys/src/shim/interrupt.c) that only sets GAP's interrupt flag;
+        // the OnceLock runs this at most once per process.
         match unsafe { sys::gaprun_interrupt_install(interrupt_signal()) } {
             0 => Ok(()),
             e => Err(-e),

@@ -11,6 +11,9 @@
 //! - [`workspace`]: the saved-workspace cache (fast start-up);
 //! - [`error`]: one error type.
 
+#![deny(clippy::undocumented_unsafe_blocks, unsafe_op_in_unsafe_fn)]
+#![warn(missing_docs)]
+
 pub mod convert;
 pub mod error;
 pub mod fork;

@@ -257,7 +257,9 @@ impl Statement<'_> {
 /// What a streaming read-eval loop did (command-line modes).
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
 pub struct LoopReport {
+    /// Statements read and evaluated (including those that raised errors).
     pub statements: u64,
+    /// Statements whose evaluation raised a GAP error.
     pub errors: u64,
     /// `QUIT;` or `QuitGap(n)` ended the input; GAP's exit code.
     pub quit_code: Option<i32>,
@@ -336,8 +338,8 @@ pub(crate) fn check(status: i32) -> Result<()> {
             Err(match status as u32 {
                 sys::GAPRUN_INTERRUPTED => Error::Interrupted,
                 sys::GAPRUN_MEMORY_LIMIT => Error::MemoryLimit,
-                // SAFETY: reads a plain int the shim keeps.
                 _ => Error::Quit {
+                    // SAFETY: reads a plain int the shim keeps.
                     code: unsafe { sys::gaprun_quit_code() },
                 },
             })

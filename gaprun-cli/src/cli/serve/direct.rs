@@ -46,8 +46,9 @@ impl DirectOut {
         if std::env::var_os("GAPRUN_SERVE_RELAY").is_some() {
             return None;
         }
-        // SAFETY: fstat into a zeroed struct.
+        // SAFETY: `stat` is plain old data, for which all-zero bytes are valid.
         let mut st: libc::stat = unsafe { std::mem::zeroed() };
+        // SAFETY: fstat writes only into `st`, a valid, exclusively borrowed struct.
         if unsafe { libc::fstat(1, &mut st) } != 0 || st.st_mode & libc::S_IFMT != libc::S_IFIFO {
             return None;
         }
