@@ -87,6 +87,13 @@ pub struct InterruptHandle {
     thread_alive: Arc<AtomicBool>,
 }
 
+// The handle exists to be given to other threads (a watchdog, a Ctrl-C
+// thread): fail the build if a field ever makes it lose `Send` or `Sync`.
+const _: () = {
+    const fn assert_send_sync<T: Send + Sync>() {}
+    assert_send_sync::<InterruptHandle>();
+};
+
 /// Marks the GAP thread as ended when its thread-locals are destroyed.
 struct ThreadAlive(Arc<AtomicBool>);
 

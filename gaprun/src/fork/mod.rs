@@ -8,7 +8,7 @@
 //! crashes, loops or eats memory takes only its own child down.
 //!
 //! Rules this module keeps:
-//! - it forks only from the thread that initialised GAP (a [`Gap`] handle is
+//! - it forks only from the thread that initialised GAP (a [`Gap`](crate::Gap) handle is
 //!   `!Send`, so holding `&Gap` proves it) and only while that thread is the
 //!   process's only one (counted in `/proc/self/task` before every fork): a
 //!   child inherits just the forking thread, so a lock another thread held
