@@ -195,7 +195,7 @@ impl Gap {
     /// A handle other threads can use to interrupt this GAP.
     pub fn interrupt_handle(&self) -> Result<InterruptHandle> {
         ensure_handler()?;
-        // SAFETY: plain system calls.
+        // SAFETY: getpid and gettid have no preconditions and touch no memory.
         let (pid, tid) = unsafe { (libc::getpid(), libc::gettid()) };
         let thread_alive = THREAD_ALIVE.with(|a| a.0.clone());
         Ok(InterruptHandle {

@@ -364,7 +364,9 @@ pub(crate) fn string_bytes(raw: RawObj) -> Option<Vec<u8>> {
     if status != sys::GAPRUN_OK as i32 || ptr.is_null() {
         return None;
     }
-    // SAFETY: see above.
+    // SAFETY: on GAPRUN_OK the shim returned a non-null pointer to `len`
+    // bytes inside a live GAP string; they are copied before any call into
+    // GAP could move or free the object.
     Some(unsafe { std::slice::from_raw_parts(ptr as *const u8, len) }.to_vec())
 }
 
@@ -729,7 +731,8 @@ impl Gap {
     /// A GAP string with these bytes.
     pub fn string(&self, s: &str) -> Result<GapObj<'_>> {
         let mut out: RawObj = std::ptr::null_mut();
-        // SAFETY: valid byte range.
+        // SAFETY: `s` is a live `&str`, so (ptr, len) is a valid byte range;
+        // GAP copies it into a new string object before returning.
         check(unsafe { sys::gaprun_make_string(s.as_ptr() as *const _, s.len(), &mut out) })?;
         GapObj::from_raw(self, out)
     }

@@ -31,7 +31,8 @@ pub(super) struct DirectOut {
 // SAFETY: `answered` points at a mapping that is never unmapped, accessed
 // only through atomics.
 unsafe impl Send for DirectOut {}
-// SAFETY: as above.
+// SAFETY: shared use is sound for the same reason: the mapping lives for
+// the whole process and every access to it is atomic.
 unsafe impl Sync for DirectOut {}
 
 pub(super) static DIRECT: OnceLock<DirectOut> = OnceLock::new();
@@ -96,7 +97,8 @@ pub(super) fn direct_slot(sid: u64) -> Option<&'static AtomicU64> {
 
 /// flock(2), retried when a signal interrupts it.
 pub(super) fn flock(f: &File, op: i32) {
-    // SAFETY: flock on an open fd.
+    // SAFETY: `f` is an open file, so its fd stays valid during the call;
+    // flock touches no memory of ours.
     while unsafe { libc::flock(f.as_raw_fd(), op) } != 0
         && std::io::Error::last_os_error().kind() == std::io::ErrorKind::Interrupted
     {}
@@ -106,7 +108,8 @@ pub(super) fn flock(f: &File, op: i32) {
 /// closed stdout means the client is gone).
 pub(super) fn write_fd(fd: i32, mut buf: &[u8]) {
     while !buf.is_empty() {
-        // SAFETY: a valid buffer and fd.
+        // SAFETY: `buf` is a live slice, and write reads at most `buf.len()`
+        // bytes from it; a bad `fd` only makes write fail with EBADF.
         let n = unsafe { libc::write(fd, buf.as_ptr() as *const _, buf.len()) };
         if n < 0 {
             if std::io::Error::last_os_error().kind() == std::io::ErrorKind::Interrupted {
