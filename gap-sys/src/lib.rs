@@ -19,16 +19,59 @@
 //! Only the `gaprun` crate should call these, and none of the functions that
 //! can raise a GAP error is called except through the shim's `gaprun_*`
 //! entry points (GAP's `longjmp` must never cross a Rust frame).
+//!
+//! # Example
+//!
+//! Start GAP through the shim and call a GAP function on a Rust integer —
+//! what `gaprun` wraps safely (rooting, conversions, errors as values):
+//!
+//! ```
+//! use std::ffi::{c_char, CString};
+//! use std::ptr;
+//!
+//! let ok = gap_sys::GAPRUN_OK as i32;
+//! let args: Vec<CString> = ["gap", "-l", gap_sys::GAP_ROOTS, "-q", "-A", "--nointeract"]
+//!     .iter()
+//!     .map(|a| CString::new(*a).unwrap())
+//!     .collect();
+//! let mut argv: Vec<*mut c_char> = args.iter().map(|a| a.as_ptr() as *mut c_char).collect();
+//! argv.push(ptr::null_mut());
+//! // SAFETY: the process's only initialisation, on this thread, which makes
+//! // every later call; `argv` is NULL-terminated and outlives the call.
+//! let status = unsafe { gap_sys::gaprun_initialize(6, argv.as_mut_ptr(), None) };
+//! assert_eq!(status, ok);
+//!
+//! let (mut factorial, mut ten, mut result) = (ptr::null_mut(), ptr::null_mut(), ptr::null_mut());
+//! let mut value = 0i64;
+//! // SAFETY: GAP is initialised and this is its thread. No collection can
+//! // lose these objects: `Factorial` is held by its global variable, 10 and
+//! // 10! are small integers (immediate values, not bags).
+//! unsafe {
+//!     assert_eq!(gap_sys::gaprun_global_get(c"Factorial".as_ptr(), &mut factorial), ok);
+//!     assert_eq!(gap_sys::gaprun_make_int(10, &mut ten), ok);
+//!     assert_eq!(gap_sys::gaprun_call(factorial, 1, &ten, &mut result), ok);
+//!     assert_eq!(gap_sys::gaprun_int_value(result, &mut value), ok);
+//! }
+//! assert_eq!(value, 3_628_800);
+//! ```
 
-#![allow(
+#![deny(clippy::undocumented_unsafe_blocks, unsafe_op_in_unsafe_fn)]
+#![warn(missing_docs)]
+
+/// The generated declarations, exempt from the naming and documentation
+/// lints: their names and (absent) docs are those of the C headers.
+#[allow(
     non_upper_case_globals,
     non_camel_case_types,
     non_snake_case,
-    dead_code
+    dead_code,
+    missing_docs,
+    clippy::all
 )]
-#![allow(clippy::all)]
-
-include!("bindings.rs");
+mod bindings {
+    include!("bindings.rs");
+}
+pub use bindings::*;
 
 /// GAP root folders found by the build, `;`-separated, in GAP's `-l` order.
 pub const GAP_ROOTS: &str = env!("GAP_SYS_GAP_ROOTS");

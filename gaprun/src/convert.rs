@@ -67,26 +67,31 @@ pub const MAX_DEPTH: usize = 200;
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 #[non_exhaustive]
 pub enum Kind {
+    /// An integer (small or large).
     Int,
     /// A rational that is not an integer.
     Rational,
     /// A machine float.
     Float,
+    /// A string (a list of characters in string representation).
     String,
     /// `true` or `false`.
     Bool,
     /// GAP's `fail`.
     Fail,
+    /// A single character.
     Char,
     /// Any list that is not a string (plain list, range, boolean list …).
     List,
     /// A plain record.
     Record,
+    /// A permutation.
     Permutation,
     /// A finite field element in GAP's internal representation.
     FiniteFieldElement,
     /// A cyclotomic that is not rational.
     Cyclotomic,
+    /// A function or operation.
     Function,
     /// Anything else (groups, characters, …): use its view string.
     Other,
@@ -959,7 +964,9 @@ impl IntoGap for Permutation {
 /// written); anything else is a machine float, which must be finite.
 #[derive(Debug, Clone, PartialEq)]
 pub enum JsonNumber {
+    /// Written without fraction or exponent: exact.
     Int(BigInt),
+    /// Anything else: a finite machine float.
     Float(f64),
 }
 

@@ -130,7 +130,10 @@ pub enum Error {
     /// code GAP would exit with. GAP's quit flags are reset, so GAP stays
     /// usable and the caller decides whether to exit.
     #[error("GAP quit with exit code {code}")]
-    Quit { code: i32 },
+    Quit {
+        /// The exit code GAP would exit with (0 for `QUIT;`).
+        code: i32,
+    },
     /// GAP is initialised once per process; this asked for something else.
     #[error("GAP is already initialised in this process: {0}")]
     AlreadyInitialized(String),
@@ -154,6 +157,7 @@ pub enum Error {
     /// Forking or talking to a worker process failed.
     #[error("worker: {0}")]
     Worker(String),
+    /// An operating-system call failed (files, signals, pipes).
     #[error(transparent)]
     Io(#[from] std::io::Error),
 }

@@ -38,8 +38,10 @@ pub fn interrupt_signal() -> i32 {
 
 fn ensure_handler() -> Result<()> {
     static INSTALLED: OnceLock<std::result::Result<(), i32>> = OnceLock::new();
-    // SAFETY: installs an async-signal-safe handler (see src/shim/interrupt.c).
     let r = INSTALLED.get_or_init(|| {
+        // SAFETY: installs an async-signal-safe handler (see
+        // gap-sys/src/shim/interrupt.c) that only sets GAP's interrupt flag;
+        // the OnceLock runs this at most once per process.
         match unsafe { sys::gaprun_interrupt_install(interrupt_signal()) } {
             0 => Ok(()),
             e => Err(-e),
@@ -84,6 +86,13 @@ pub struct InterruptHandle {
     tid: libc::pid_t,
     thread_alive: Arc<AtomicBool>,
 }
+
+// The handle exists to be given to other threads (a watchdog, a Ctrl-C
+// thread): fail the build if a field ever makes it lose `Send` or `Sync`.
+const _: () = {
+    const fn assert_send_sync<T: Send + Sync>() {}
+    assert_send_sync::<InterruptHandle>();
+};
 
 /// Marks the GAP thread as ended when its thread-locals are destroyed.
 struct ThreadAlive(Arc<AtomicBool>);
@@ -186,7 +195,7 @@ impl Gap {
     /// A handle other threads can use to interrupt this GAP.
     pub fn interrupt_handle(&self) -> Result<InterruptHandle> {
         ensure_handler()?;
-        // SAFETY: plain system calls.
+        // SAFETY: getpid and gettid have no preconditions and touch no memory.
         let (pid, tid) = unsafe { (libc::getpid(), libc::gettid()) };
         let thread_alive = THREAD_ALIVE.with(|a| a.0.clone());
         Ok(InterruptHandle {

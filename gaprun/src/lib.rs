@@ -10,6 +10,62 @@
 //! - [`pool`]: the memory pool policy (pure: machine facts → GAP flags);
 //! - [`workspace`]: the saved-workspace cache (fast start-up);
 //! - [`error`]: one error type.
+//!
+//! # Example
+//!
+//! Start GAP once, compute, convert the results to Rust types; GAP's errors
+//! come back as values and leave GAP usable:
+//!
+//! ```
+//! use gaprun::{Error, Gap, GapOptions};
+//!
+//! let gap = Gap::init(GapOptions { autoload: false, ..Default::default() })?;
+//! let g = gap.eval_value("AlternatingGroup(5)")?;
+//! assert_eq!(gap.call_fn::<i64>("Size", (&g,))?, 60);
+//! assert!(!gap.call_fn::<bool>("IsSolvable", (&g,))?);
+//! let classes: Vec<i64> = gap.eval_as("List(ConjugacyClasses(AlternatingGroup(5)), Size)")?;
+//! assert_eq!(classes.iter().sum::<i64>(), 60);
+//! match gap.eval_value("Size(1/0)") {
+//!     Err(Error::Gap(e)) => assert!(e.message.contains("must not be zero")),
+//!     other => panic!("expected GAP's error, got {other:?}"),
+//! }
+//! assert_eq!(gap.eval_as::<i64>("2^10")?, 1024);
+//! # Ok::<(), gaprun::Error>(())
+//! ```
+//!
+//! # Threads
+//!
+//! GAP is initialised once per process and may only be used from the
+//! thread that initialised it. The types enforce that: [`Gap`] and every
+//! [`GapObj`] are neither `Send` nor `Sync`, so neither can be moved nor
+//! shared to another thread (these examples must not compile):
+//!
+//! ```compile_fail,E0277
+//! fn send<T: Send>() {}
+//! send::<gaprun::Gap>();
+//! ```
+//!
+//! ```compile_fail,E0277
+//! fn sync<T: Sync>() {}
+//! sync::<gaprun::Gap>();
+//! ```
+//!
+//! ```compile_fail,E0277
+//! fn send<T: Send>() {}
+//! send::<gaprun::GapObj<'static>>();
+//! ```
+//!
+//! ```compile_fail,E0277
+//! fn sync<T: Sync>() {}
+//! sync::<gaprun::GapObj<'static>>();
+//! ```
+//!
+//! The one thing other threads get is an [`InterruptHandle`] (`Send +
+//! Sync`, checked at compile time in [`interrupt`]), which stops the
+//! running computation.
+
+#![deny(clippy::undocumented_unsafe_blocks, unsafe_op_in_unsafe_fn)]
+#![warn(missing_docs)]
 
 pub mod convert;
 pub mod error;
@@ -28,6 +84,13 @@ pub mod size;
 pub mod workspace;
 
 pub use gap_sys as sys;
+/// Re-exported: [`num_bigint::BigInt`] converts to and from GAP integers
+/// exactly, and with it a program needs no dependency of its own.
+pub use num_bigint;
+/// Re-exported for the [`BigRational`](num_rational::BigRational)
+/// conversions (feature `bigint`).
+#[cfg(feature = "bigint")]
+pub use num_rational;
 
 pub use convert::{ByteString, FromGap, IntoGap, Kind, Permutation, ViewString};
 pub use error::{Error, GapError, Result};
@@ -35,3 +98,9 @@ pub use interrupt::InterruptHandle;
 pub use obj::GapObj;
 pub use ops::IntoGapArgs;
 pub use runtime::{Gap, GapOptions, LoopMode, LoopReport, Statement};
+
+/// The README's code blocks, compiled and run as doc-tests: its Rust
+/// example must work as written.
+#[cfg(doctest)]
+#[doc = include_str!("../../README.md")]
+pub struct ReadmeDoctests;

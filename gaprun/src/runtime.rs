@@ -257,7 +257,9 @@ impl Statement<'_> {
 /// What a streaming read-eval loop did (command-line modes).
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
 pub struct LoopReport {
+    /// Statements read and evaluated (including those that raised errors).
     pub statements: u64,
+    /// Statements whose evaluation raised a GAP error.
     pub errors: u64,
     /// `QUIT;` or `QuitGap(n)` ended the input; GAP's exit code.
     pub quit_code: Option<i32>,
@@ -336,8 +338,8 @@ pub(crate) fn check(status: i32) -> Result<()> {
             Err(match status as u32 {
                 sys::GAPRUN_INTERRUPTED => Error::Interrupted,
                 sys::GAPRUN_MEMORY_LIMIT => Error::MemoryLimit,
-                // SAFETY: reads a plain int the shim keeps.
                 _ => Error::Quit {
+                    // SAFETY: reads a plain int the shim keeps.
                     code: unsafe { sys::gaprun_quit_code() },
                 },
             })
@@ -362,7 +364,9 @@ pub(crate) fn string_bytes(raw: RawObj) -> Option<Vec<u8>> {
     if status != sys::GAPRUN_OK as i32 || ptr.is_null() {
         return None;
     }
-    // SAFETY: see above.
+    // SAFETY: on GAPRUN_OK the shim returned a non-null pointer to `len`
+    // bytes inside a live GAP string; they are copied before any call into
+    // GAP could move or free the object.
     Some(unsafe { std::slice::from_raw_parts(ptr as *const u8, len) }.to_vec())
 }
 
@@ -727,7 +731,8 @@ impl Gap {
     /// A GAP string with these bytes.
     pub fn string(&self, s: &str) -> Result<GapObj<'_>> {
         let mut out: RawObj = std::ptr::null_mut();
-        // SAFETY: valid byte range.
+        // SAFETY: `s` is a live `&str`, so (ptr, len) is a valid byte range;
+        // GAP copies it into a new string object before returning.
         check(unsafe { sys::gaprun_make_string(s.as_ptr() as *const _, s.len(), &mut out) })?;
         GapObj::from_raw(self, out)
     }

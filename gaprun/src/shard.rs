@@ -22,7 +22,9 @@ use std::str::FromStr;
 /// Shard `index` of `count` (0-based), as written `K/N` on the command line.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct Shard {
+    /// Which shard, 0-based (`K - 1` of `K/N`).
     pub index: usize,
+    /// How many shards the input is split into (`N`); at least 1.
     pub count: usize,
 }
 

@@ -111,20 +111,28 @@ pub struct CacheStatus {
 /// Everything the key is computed from.
 #[derive(Debug, Clone, Serialize, Deserialize, PartialEq, Eq)]
 pub struct KeyInputs {
+    /// This crate's version: a new gaprun may load different GAP code.
     pub gaprun_version: String,
+    /// GAP's version (`sysinfo.gap`).
     pub gap_version: String,
+    /// Identity of the linked kernel library (a workspace fits one kernel).
     pub libgap_id: String,
+    /// Static with the hook, or dynamic (see [`crate::sys::LINK_MODE`]).
     pub link_mode: String,
     /// The running program (path, size, mtime): the C code linked into it
     /// can register GAP globals, and GAP exits on a workspace whose globals
     /// differ from the kernel's, so a rebuilt program gets new workspaces.
     pub program: Option<(PathBuf, u64, i128)>,
+    /// GAP's root folders, in `-l` order.
     pub roots: Vec<PathBuf>,
     /// The user's GAP root (`~/.gap`) when it exists: GAP reads packages and
     /// `gaprc` from it.
     pub user_root: Option<PathBuf>,
+    /// Packages loaded into the workspace.
     pub packages: Vec<String>,
+    /// Whether GAP's default packages were autoloaded.
     pub autoload: bool,
+    /// Other GAP flags that change what start-up loads.
     pub extra_args: Vec<String>,
     /// Files that went into the fingerprint.
     pub files: u64,
@@ -137,14 +145,18 @@ pub struct KeyInputs {
 pub struct WorkspaceKey {
     /// Hex key (128 bits of the SHA-256), used as the file name.
     pub id: String,
+    /// What it was computed from (kept in the stamp, shown by `cache info`).
     pub inputs: KeyInputs,
 }
 
 /// The stamp written next to a verified workspace.
 #[derive(Debug, Clone, Serialize, Deserialize)]
 pub struct Stamp {
+    /// The workspace's key ([`WorkspaceKey::id`]).
     pub key: String,
+    /// The workspace file's size in bytes.
     pub size: u64,
+    /// Its modification time, nanoseconds since the epoch.
     pub mtime_ns: i128,
     /// SHA-256 of the whole workspace file.
     pub sha256: String,
@@ -152,20 +164,25 @@ pub struct Stamp {
     pub created: u64,
     /// Milliseconds it took to build and verify.
     pub build_millis: u64,
+    /// What the key was computed from.
     pub inputs: KeyInputs,
 }
 
 /// One workspace in the cache folder (for `gaprun cache info`).
 #[derive(Debug, Clone, Serialize)]
 pub struct CacheEntry {
+    /// The key (the file name without extension).
     pub key: String,
+    /// The workspace file.
     pub workspace: PathBuf,
+    /// Its size on disk.
     pub bytes: u64,
     /// It has a stamp and the file still matches it (size, modification
     /// time and SHA-256 of its whole content).
     pub valid: bool,
     /// Why it is not valid (damaged, truncated, unstamped, ...).
     pub problem: Option<String>,
+    /// The stamp, when it exists and parses.
     pub stamp: Option<Stamp>,
 }
 

@@ -26,6 +26,7 @@ pub const EXIT_GAP_ERROR: i32 = 1;
 /// Exit code: bad usage, missing file, GAP could not be set up.
 pub const EXIT_USAGE: i32 = 2;
 
+/// The whole command line (clap's help text comes from the attributes).
 #[derive(Parser, Debug)]
 #[command(
     name = "gaprun",
@@ -39,6 +40,7 @@ pub const EXIT_USAGE: i32 = 2;
     after_help = "Environment: GAPRUN_GAP_ROOT, GAPRUN_POOL_SIZE, GAPRUN_WARN_LIMIT, GAPRUN_HARD_LIMIT, GAPRUN_PACKAGES, GAPRUN_WORKSPACE_CACHE override the defaults."
 )]
 pub struct Cli {
+    /// A subcommand; none means run files, `-c` statements or the REPL.
     #[command(subcommand)]
     pub command: Option<Command>,
 
@@ -64,10 +66,12 @@ pub struct Cli {
     #[arg(short = 'q', long = "quiet", hide = true)]
     pub quiet: bool,
 
+    /// How to start GAP (roots, packages, memory), shared by all modes.
     #[command(flatten)]
     pub gap: GapArgs,
 }
 
+/// The subcommands; each is one module of this folder.
 #[derive(Subcommand, Debug)]
 pub enum Command {
     /// Run GAP files in parallel, each in a fresh child forked from one initialised GAP.

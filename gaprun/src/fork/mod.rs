@@ -8,7 +8,7 @@
 //! crashes, loops or eats memory takes only its own child down.
 //!
 //! Rules this module keeps:
-//! - it forks only from the thread that initialised GAP (a [`Gap`] handle is
+//! - it forks only from the thread that initialised GAP (a [`Gap`](crate::Gap) handle is
 //!   `!Send`, so holding `&Gap` proves it) and only while that thread is the
 //!   process's only one (counted in `/proc/self/task` before every fork): a
 //!   child inherits just the forking thread, so a lock another thread held
@@ -102,6 +102,7 @@ pub enum TaskKind {
 /// One unit of work for the pool.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Task {
+    /// What to run.
     pub kind: TaskKind,
     /// Globals bound before the task runs: (name, value), each value
     /// converted to a GAP object as [`crate::convert`] converts JSON
@@ -178,6 +179,7 @@ pub fn signal_name(sig: i32) -> String {
 /// What one task did.
 #[derive(Debug, Clone)]
 pub struct TaskResult {
+    /// How the task ended.
     pub outcome: TaskOutcome,
     /// Everything the task wrote to its standard output (bytes: GAP output
     /// need not be UTF-8).
@@ -195,6 +197,7 @@ pub struct TaskResult {
     pub exit_code: Option<i32>,
     /// The signal that ended the child, when one did.
     pub signal: Option<i32>,
+    /// Wall-clock time from fork to the child's end.
     pub wall: Duration,
     /// User plus system CPU time of the child (and children it waited for).
     pub cpu: Duration,

@@ -20,13 +20,16 @@ pub const INJECTED: &str = "injected";
 #[derive(Serialize, Deserialize, Clone, Debug, PartialEq, Eq)]
 #[serde(rename_all = "snake_case")]
 pub enum Platform {
+    /// Linux (and Android): /proc, cgroups and the overcommit modes.
     Linux,
+    /// macOS: no overcommit accounting; pools cost nothing until touched.
     #[serde(rename = "macos")]
     MacOs,
     /// Cygwin and MSYS2 (a Cygwin fork): POSIX on Windows with an emulated `fork`.
     Cygwin,
     /// Native Windows: GAP needs a POSIX layer, so gaprun refuses it.
     Windows,
+    /// Any other OS, by its `std::env::consts::OS` name: baseline rules.
     Other(String),
 }
 
@@ -55,11 +58,14 @@ impl Platform {
 /// limits, "no limit"; `source` says which.
 #[derive(Serialize, Deserialize, Clone, Debug, PartialEq, Eq)]
 pub struct Fact<T> {
+    /// The value, or `None` (unknown, or no limit: `source` says which).
     pub value: Option<T>,
+    /// Where it came from: a file, a system call, [`INJECTED`], or why unknown.
     pub source: String,
 }
 
 impl<T> Fact<T> {
+    /// A fact with its source.
     pub fn new(value: Option<T>, source: impl Into<String>) -> Self {
         Fact {
             value,
@@ -79,6 +85,7 @@ impl<T> Fact<T> {
 }
 
 impl<T: Copy> Fact<T> {
+    /// The value, if known.
     pub fn get(&self) -> Option<T> {
         self.value
     }
@@ -90,10 +97,15 @@ impl<T: Copy> Fact<T> {
 /// among the processes that need commit headroom.
 #[derive(Serialize, Deserialize, Clone, Debug, PartialEq)]
 pub struct MachineFacts {
+    /// Which sizing rules apply.
     pub platform: Platform,
+    /// Physical RAM (bytes); scales the pool and GAP's `-o` default.
     pub total_ram: Fact<u64>,
+    /// RAM available without swapping (`MemAvailable`).
     pub available_ram: Fact<u64>,
+    /// Swap space in total: counts towards the commit limit in mode 2.
     pub total_swap: Fact<u64>,
+    /// Swap space still free.
     pub free_swap: Fact<u64>,
     /// Linux `vm.overcommit_memory`: 0 heuristic, 1 always, 2 strict.
     pub overcommit_memory: Fact<u8>,
@@ -134,8 +146,11 @@ fn unknown_thp() -> Fact<ThpMode> {
 #[derive(Serialize, Deserialize, Clone, Copy, Debug, PartialEq, Eq)]
 #[serde(rename_all = "snake_case")]
 pub enum ThpMode {
+    /// Huge pages for every suitable mapping.
     Always,
+    /// Huge pages only where `madvise(MADV_HUGEPAGE)` asks (the hook can).
     Madvise,
+    /// No transparent huge pages.
     Never,
 }
 
@@ -366,12 +381,19 @@ pub const CGROUP_ROOT: &str = "/sys/fs/cgroup";
 /// The values of /proc/meminfo that matter here, in bytes.
 #[derive(Clone, Debug, Default, PartialEq, Eq)]
 pub struct Meminfo {
+    /// `MemTotal`
     pub mem_total: Option<u64>,
+    /// `MemFree`
     pub mem_free: Option<u64>,
+    /// `MemAvailable`
     pub mem_available: Option<u64>,
+    /// `SwapTotal`
     pub swap_total: Option<u64>,
+    /// `SwapFree`
     pub swap_free: Option<u64>,
+    /// `CommitLimit`: what mode 2 lets all processes commit together.
     pub commit_limit: Option<u64>,
+    /// `Committed_AS`: what is committed now.
     pub committed_as: Option<u64>,
 }
 

@@ -16,9 +16,13 @@ use super::facts::{MachineFacts, Platform};
 use crate::size::{format_bytes, gap_flag_value};
 use serde::{Deserialize, Serialize};
 
+/// A kibibyte (GAP's `k` suffix).
 pub const KIB: u64 = 1 << 10;
+/// A mebibyte (GAP's `m` suffix).
 pub const MIB: u64 = 1 << 20;
+/// A gibibyte (GAP's `g` suffix).
 pub const GIB: u64 = 1 << 30;
+/// A tebibyte (GAP's `t` suffix).
 pub const TIB: u64 = 1 << 40;
 
 /// GAP halves a pool that cannot be mapped down to this size, then gives up.
@@ -59,6 +63,7 @@ pub struct Overrides {
     pub hard_limit: Option<u64>,
     /// `-m`
     pub initial_workspace: Option<u64>,
+    /// Add MAP_NORESERVE to the pool mapping (needs the mmap hook).
     pub noreserve: Option<bool>,
     /// Advise transparent huge pages for the pool.
     pub hugepages: Option<bool>,
@@ -90,21 +95,30 @@ pub enum Regime {
     LinuxAlwaysOvercommit,
     /// Mode 0 (or unknown) without the hook: the pool is reserved and charged per fork.
     LinuxReserved,
+    /// macOS: memory is committed when touched, so the pool is free.
     MacOs,
+    /// Cygwin with the hook: a MAP_NORESERVE pool.
     CygwinNoreserve,
     /// Cygwin without the hook: `-s 0`.
     CygwinSbrk,
+    /// Any other platform: SageMath's sizing, nothing assumed.
     OtherBaseline,
 }
 
 /// One short sentence per decided value; "override" when the user fixed it.
 #[derive(Serialize, Deserialize, Clone, Debug, PartialEq, Eq)]
 pub struct Reasons {
+    /// Why this `-s`.
     pub pool_size: String,
+    /// Why this `-o`.
     pub warn_limit: String,
+    /// Why this `-K` (or none).
     pub hard_limit: String,
+    /// Why this `-m`.
     pub initial_workspace: String,
+    /// Why MAP_NORESERVE is (not) used.
     pub noreserve: String,
+    /// Why huge pages are (not) advised.
     #[serde(default)]
     pub hugepages: String,
 }
@@ -126,9 +140,11 @@ pub struct PoolDecision {
     /// pool (a fork then copies one page-table entry per 2 MB, not 512).
     #[serde(default)]
     pub hugepages: bool,
+    /// The sizing rule that applied.
     pub regime: Regime,
     /// What SageMath would choose on the same facts, for comparison.
     pub sagemath_baseline: u64,
+    /// One sentence per value, for `gaprun info` and logs.
     pub reasons: Reasons,
 }
 
@@ -152,23 +168,28 @@ impl PoolDecision {
     }
 }
 
+/// A request the policy cannot honour on this machine or build.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 pub enum PolicyError {
+    /// Native Windows: GAP needs a POSIX layer.
     #[error(
         "native Windows is not supported: GAP needs a POSIX layer; \
          run gaprun under Cygwin, MSYS2 or WSL"
     )]
     WindowsUnsupported,
+    /// MAP_NORESERVE asked for, but libgap is not linked with the mmap hook.
     #[error(
         "MAP_NORESERVE was requested, but this build cannot add it to GAP's pool \
          (no mmap hook: libgap is not linked statically with the hook)"
     )]
     NoreserveUnavailable,
+    /// `-s 0` on Linux: GAP's sbrk heap would fight the host's malloc.
     #[error(
         "pool size 0 makes GAP grow its heap with sbrk, which fights the host's \
          malloc on Linux; give a pool of at least 16m"
     )]
     SbrkOnLinux,
+    /// A hard limit (bytes) below [`GAP_MIN_HARD_LIMIT`]: GAP could not start.
     #[error(
         "hard limit {} is too small: GAP needs a hard limit (-K) of at least 64m to start \
          (or -K 0 for none)",

@@ -220,12 +220,15 @@ pub(super) fn fork_session() -> std::io::Result<Forked> {
             intermediate: child,
         }),
         ForkResult::Child => {
-            // SAFETY: as above, we are the only thread.
+            // SAFETY: the child of a single-threaded process has only the
+            // forking thread, so it is single-threaded too: no lock can be
+            // held by a thread that does not exist in the grandchild.
             match unsafe { fork() } {
                 // SAFETY: leave without running destructors: the
                 // intermediate owns nothing.
                 Ok(ForkResult::Parent { .. }) => unsafe { libc::_exit(0) },
-                // SAFETY: as above.
+                // SAFETY: _exit ends the process at once; the
+                // intermediate owns nothing that needs dropping.
                 Err(_) => unsafe { libc::_exit(1) },
                 Ok(ForkResult::Child) => {}
             }

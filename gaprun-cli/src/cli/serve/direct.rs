@@ -31,7 +31,8 @@ pub(super) struct DirectOut {
 // SAFETY: `answered` points at a mapping that is never unmapped, accessed
 // only through atomics.
 unsafe impl Send for DirectOut {}
-// SAFETY: as above.
+// SAFETY: shared use is sound for the same reason: the mapping lives for
+// the whole process and every access to it is atomic.
 unsafe impl Sync for DirectOut {}
 
 pub(super) static DIRECT: OnceLock<DirectOut> = OnceLock::new();
@@ -46,8 +47,9 @@ impl DirectOut {
         if std::env::var_os("GAPRUN_SERVE_RELAY").is_some() {
             return None;
         }
-        // SAFETY: fstat into a zeroed struct.
+        // SAFETY: `stat` is plain old data, for which all-zero bytes are valid.
         let mut st: libc::stat = unsafe { std::mem::zeroed() };
+        // SAFETY: fstat writes only into `st`, a valid, exclusively borrowed struct.
         if unsafe { libc::fstat(1, &mut st) } != 0 || st.st_mode & libc::S_IFMT != libc::S_IFIFO {
             return None;
         }
@@ -95,7 +97,8 @@ pub(super) fn direct_slot(sid: u64) -> Option<&'static AtomicU64> {
 
 /// flock(2), retried when a signal interrupts it.
 pub(super) fn flock(f: &File, op: i32) {
-    // SAFETY: flock on an open fd.
+    // SAFETY: `f` is an open file, so its fd stays valid during the call;
+    // flock touches no memory of ours.
     while unsafe { libc::flock(f.as_raw_fd(), op) } != 0
         && std::io::Error::last_os_error().kind() == std::io::ErrorKind::Interrupted
     {}
@@ -105,7 +108,8 @@ pub(super) fn flock(f: &File, op: i32) {
 /// closed stdout means the client is gone).
 pub(super) fn write_fd(fd: i32, mut buf: &[u8]) {
     while !buf.is_empty() {
-        // SAFETY: a valid buffer and fd.
+        // SAFETY: `buf` is a live slice, and write reads at most `buf.len()`
+        // bytes from it; a bad `fd` only makes write fail with EBADF.
         let n = unsafe { libc::write(fd, buf.as_ptr() as *const _, buf.len()) };
         if n < 0 {
             if std::io::Error::last_os_error().kind() == std::io::ErrorKind::Interrupted {
