@@ -8,7 +8,8 @@
 //!   with compiled modules for kernel kv11, the `gap` executable the tests
 //!   compare with) beside `passagemath_gap.libs/` (the bundled libraries the
 //!   package modules find through `$ORIGIN` RPATHs, so the layout is kept).
-//! - PyPI's `passagemath-gap-pkg-*-data` wheels: the data of packages the
+//! - PyPI's `passagemath-gap-pkg-semigroups` wheel (Semigroups is not in
+//!   the main wheel) and its `passagemath-gap-pkg-*-data` wheels: the data of packages the
 //!   main wheel ships without it (SmallGroups, TransGrp, …), unpacked over
 //!   the same `gap/`.
 //!
@@ -78,6 +79,14 @@ const ARTIFACTS: &[Artifact] = &[
         "passagemath_gap-10.8.13-cp312-cp312-manylinux_2_24_x86_64.manylinux_2_28_x86_64.whl",
         "81f5172aa89f15e0a24243683e34e4573d9d12af00866f041a9c470976e50121",
         90_776_039
+    ),
+    // Semigroups comes in a wheel of its own (its compiled module and
+    // libsemigroups; stable-ABI tag, any CPython 3.12+ build).
+    wheel!(
+        "9c/f1/bb9bc9dd545989d02dd06c0d7b901b34a0af0e87301d8457f82111f35aa2",
+        "passagemath_gap_pkg_semigroups-10.8.13-cp312-abi3-manylinux_2_24_x86_64.manylinux_2_28_x86_64.whl",
+        "67b3588bcfc3663755821a55d5e22c986946b51cecec3dc106c8b53c7af658e6",
+        90_301_663
     ),
     wheel!(
         "fc/90/b43590b517a83b34088276f4baa1b48c98f690edeafa325e9b8af3930917",
