@@ -172,15 +172,22 @@ fn sha256_of(path: &Path) -> io::Result<String> {
 /// Download one artifact into `dir` (unless a verified copy is there).
 fn download(a: &Artifact, dir: &Path) -> Result<PathBuf, String> {
     let dest = dir.join(a.file);
-    if dest.is_file() && sha256_of(&dest).is_ok_and(|s| s == a.sha256) {
+    let present = dest.is_file().then(|| sha256_of(&dest).ok()).flatten();
+    if present.as_deref() == Some(a.sha256) {
         return Ok(dest);
     }
     if offline() {
+        let state = match present {
+            Some(got) => format!(
+                "in {} has sha256 {got}, expected {}",
+                dir.display(),
+                a.sha256
+            ),
+            None => format!("is not in {}", dir.display()),
+        };
         return Err(format!(
-            "GAPRUN_OFFLINE is set and {} is not in {} (download it from {} or unset GAPRUN_OFFLINE)",
-            a.file,
-            dir.display(),
-            a.url
+            "GAPRUN_OFFLINE is set and {} {state} (download it from {} or unset GAPRUN_OFFLINE)",
+            a.file, a.url
         ));
     }
     let part = dir.join(format!("{}.part", a.file));

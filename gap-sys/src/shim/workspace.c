@@ -37,8 +37,8 @@
  * SaveWorkspace does not write (gap-system/gap#5400, fixed in 4.13.0).
  * Record them as ordinary GAP data, which is saved, and reinstall them
  * first thing after a restore (before the post-restore functions that
- * autoload packages, which call `First`). Guarded so that a workspace saved
- * by a GAP that already keeps them (4.13+) is left alone. */
+ * autoload packages, which call `First`). Compiled only for GAP 4.12's
+ * kernel (kv8): later kernels save them themselves. */
 #if GAP_KERNEL_MAJOR_VERSION < 9
 #define GAPRUN_REPAIR_EARLY_METHODS 1
 static const char early_methods_code[] =
@@ -105,9 +105,9 @@ static const struct table tables[] = {
     TABLE1(EvalExprFuncs), TABLE1(EvalBoolFuncs),
     TABLE1(ExecStatFuncs), TABLE1(IntrExecStatFuncs),
 #if GAP_KERNEL_MAJOR_VERSION < 9
-    /* Exported by GAP 4.12's kernel (kv8); later kernels keep the printing
-     * tables private (filled only by InitKernel, which a restore runs) and
-     * dropped PrintPath. */
+    /* Exported by GAP 4.12's kernel (kv8); GAP 4.16's (kv11) keeps the
+     * printing tables private (filled by InitKernel, which a restore runs)
+     * and has no PrintPath. Built and tested with 4.12.1 and 4.16.1 only. */
     TABLE1(PrintPathFuncs), TABLE1(PrintExprFuncs), TABLE1(PrintStatFuncs),
 #endif
     TABLE1(TabMarkFuncBags),
