@@ -69,7 +69,7 @@ fn system_gap(manifest_dir: &std::path::Path) -> locate::GapInstall {
     match locate::find_gap(manifest_dir) {
         Ok(install) => install,
         Err(searched) => {
-            if let Err(e) = fetch::fetch_pinned(&manifest_dir) {
+            if let Err(e) = fetch::fetch_pinned(manifest_dir) {
                 fail(&format!(
                     "no GAP installation found and fetching the pinned packages failed.\n\
                      Looked for:\n{searched}\n\
@@ -79,7 +79,7 @@ fn system_gap(manifest_dir: &std::path::Path) -> locate::GapInstall {
                      or allow the fetch (unset GAPRUN_OFFLINE) on a machine with apt-get."
                 ));
             }
-            match locate::find_gap(&manifest_dir) {
+            match locate::find_gap(manifest_dir) {
                 Ok(install) => install,
                 Err(searched) => fail(&format!(
                     "fetched the pinned GAP packages but still cannot use them.\n\
