@@ -7,6 +7,8 @@
 //! copy of libgap.a and the link lines) and `exports.rs` (the exports
 //! reference library).
 
+#[path = "build/dist.rs"]
+mod dist;
 #[path = "build/exports.rs"]
 mod exports;
 #[path = "build/fetch.rs"]
@@ -24,6 +26,7 @@ fn main() {
     let out_dir = PathBuf::from(env::var("OUT_DIR").expect("cargo sets it"));
 
     for var in [
+        "GAPRUN_GAP",
         "GAP_ROOT",
         "GAP_INCLUDE_DIR",
         "GAP_LIB_DIR",
@@ -42,10 +45,31 @@ fn main() {
     println!("cargo:rerun-if-changed=vendor/gap-packages.lock");
     println!("cargo:rustc-check-cfg=cfg(gap_sys_exports_ref)");
 
-    let install = match locate::find_gap(&manifest_dir) {
+    // GAPRUN_GAP selects where GAP comes from (README, "Choosing the GAP"):
+    // `system` (the default: the machine's GAP, else Debian 12's pinned
+    // packages), `dist` (GAP 4.16.1 with the standard packages from pinned
+    // registry artifacts, cached per user) or the path of a GAP tree.
+    let choice = env::var("GAPRUN_GAP").unwrap_or_default();
+    let (install, kind) = match choice.as_str() {
+        "" | "system" => (system_gap(&manifest_dir), "system"),
+        "dist" => (
+            dist::obtain().unwrap_or_else(|e| fail(&format!("GAPRUN_GAP=dist: {e}"))),
+            "dist",
+        ),
+        path => (
+            locate::from_path(std::path::Path::new(path)).unwrap_or_else(|e| fail(&e)),
+            "path",
+        ),
+    };
+    build(&manifest_dir, &out_dir, &install, kind);
+}
+
+/// Today's default: the machine's GAP, else the pinned Debian 12 packages.
+fn system_gap(manifest_dir: &std::path::Path) -> locate::GapInstall {
+    match locate::find_gap(manifest_dir) {
         Ok(install) => install,
         Err(searched) => {
-            if let Err(e) = fetch::fetch_pinned(&manifest_dir) {
+            if let Err(e) = fetch::fetch_pinned(manifest_dir) {
                 fail(&format!(
                     "no GAP installation found and fetching the pinned packages failed.\n\
                      Looked for:\n{searched}\n\
@@ -55,7 +79,7 @@ fn main() {
                      or allow the fetch (unset GAPRUN_OFFLINE) on a machine with apt-get."
                 ));
             }
-            match locate::find_gap(&manifest_dir) {
+            match locate::find_gap(manifest_dir) {
                 Ok(install) => install,
                 Err(searched) => fail(&format!(
                     "fetched the pinned GAP packages but still cannot use them.\n\
@@ -64,18 +88,25 @@ fn main() {
                 )),
             }
         }
-    };
+    }
+}
 
-    let linked = link::link_gap(&install, &out_dir).unwrap_or_else(|e| fail(&e));
-    link::compile_shim(&install, &linked, &manifest_dir);
+fn build(
+    manifest_dir: &std::path::Path,
+    out_dir: &std::path::Path,
+    install: &locate::GapInstall,
+    kind: &str,
+) {
+    let linked = link::link_gap(install, out_dir).unwrap_or_else(|e| fail(&e));
+    link::compile_shim(install, &linked, manifest_dir);
     link::emit_link_lines(&linked);
     // GAP_SYS_EXPORTS_REF=0: for programs that export the symbols
     // themselves (`-Wl,--export-dynamic`), and to test that `Gap::init`
     // notices when nobody does.
     let exports_wanted = env::var("GAP_SYS_EXPORTS_REF").map_or(true, |v| v != "0");
     if linked.mode == "static-hooked" && exports_wanted {
-        let built = exports::build_reference_library(&linked, &out_dir)
-            .and_then(|lib| exports::add_anchor(&linked, &out_dir).map(|()| lib));
+        let built = exports::build_reference_library(&linked, out_dir)
+            .and_then(|lib| exports::add_anchor(&linked, out_dir).map(|()| lib));
         match built {
             Ok(lib) => {
                 exports::emit_link_lines(&lib);
@@ -98,6 +129,7 @@ fn main() {
         .unwrap_or_default();
     println!("cargo:rustc-env=GAP_SYS_GAP_ROOTS={roots}");
     println!("cargo:rustc-env=GAP_SYS_GAP_SOURCE={}", install.source);
+    println!("cargo:rustc-env=GAP_SYS_GAP_KIND={kind}");
     println!("cargo:rustc-env=GAP_SYS_LINK_MODE={}", linked.mode);
     println!("cargo:rustc-env=GAP_SYS_LIBGAP_ID={}", linked.library_id);
     println!("cargo:rustc-env=GAP_SYS_GAP_VERSION={version}");
@@ -112,6 +144,7 @@ fn main() {
     );
     println!("cargo:roots={roots}");
     println!("cargo:version={version}");
+    println!("cargo:kind={kind}");
     println!("cargo:link_mode={}", linked.mode);
     println!(
         "cargo:pool_hook={}",
@@ -119,7 +152,7 @@ fn main() {
     );
 
     #[cfg(feature = "bindgen")]
-    link::generate_bindings(&install, &out_dir);
+    link::generate_bindings(install, out_dir);
 }
 
 /// Stop the build with one clear message (cargo shows the panic text).

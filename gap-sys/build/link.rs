@@ -118,7 +118,11 @@ pub fn emit_link_lines(linked: &Linked) {
         for lib in ["libgmp.so.10", "libz.so.1", "libreadline.so.8"] {
             println!("cargo:rustc-link-lib=dylib:+verbatim={lib}");
         }
-        println!("cargo:rustc-link-lib=dylib=m");
+        // GAP 4.13+ kernels also call dlopen and pthread functions
+        // (folded into libc since glibc 2.34; named for older ones).
+        for lib in ["m", "dl", "pthread"] {
+            println!("cargo:rustc-link-lib=dylib={lib}");
+        }
     } else {
         println!("cargo:rustc-link-lib=dylib=gap");
         println!(

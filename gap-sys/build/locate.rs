@@ -36,7 +36,7 @@ impl GapInstall {
 /// Debian's multiarch folder name for the target (`x86_64-linux-gnu`,
 /// `aarch64-linux-gnu`, `i386-linux-gnu`, `arm-linux-gnueabihf`, …), from
 /// the `CARGO_CFG_TARGET_*` variables cargo gives build scripts.
-fn multiarch() -> String {
+pub fn multiarch() -> String {
     let var = |name: &str| env::var(name).unwrap_or_default();
     let arch = var("CARGO_CFG_TARGET_ARCH");
     let os = var("CARGO_CFG_TARGET_OS");
@@ -125,7 +125,40 @@ pub fn find_gap(manifest_dir: &Path) -> Result<GapInstall, String> {
     }
 }
 
-fn prefix_layout(prefix: &Path, source: &'static str) -> Result<GapInstall, String> {
+/// `GAPRUN_GAP=<PATH>`: a user's GAP, either installed under a prefix
+/// (`PATH/include/gap`, `PATH/lib[/<multiarch>]`, roots `PATH/lib/gap` and
+/// `PATH/share/gap`) or a GAP build tree (`PATH/src`, `PATH/.libs`, root
+/// `PATH`).
+pub fn from_path(path: &Path) -> Result<GapInstall, String> {
+    let mut tried = Vec::new();
+    for attempt in [
+        prefix_layout(path, "path"),
+        check(
+            path.join("include/gap"),
+            path.join("lib"),
+            vec![path.join("lib/gap"), path.join("share/gap")],
+            "path",
+        ),
+        check(
+            path.join("src"),
+            path.join(".libs"),
+            vec![path.to_path_buf()],
+            "path",
+        ),
+    ] {
+        match attempt {
+            Ok(found) => return Ok(found),
+            Err(e) => tried.push(e),
+        }
+    }
+    Err(format!(
+        "GAPRUN_GAP={} is neither an installed GAP prefix nor a GAP build tree: {}",
+        path.display(),
+        tried.join("; ")
+    ))
+}
+
+pub fn prefix_layout(prefix: &Path, source: &'static str) -> Result<GapInstall, String> {
     let inc = prefix.join("include/gap");
     let lib = prefix.join(format!("lib/{}", multiarch()));
     // Debian splits the root: architecture-dependent files (package
@@ -134,7 +167,7 @@ fn prefix_layout(prefix: &Path, source: &'static str) -> Result<GapInstall, Stri
     check(inc, lib, roots, source)
 }
 
-fn check(
+pub fn check(
     inc: PathBuf,
     lib: PathBuf,
     mut roots: Vec<PathBuf>,

@@ -77,6 +77,8 @@ pub use bindings::*;
 pub const GAP_ROOTS: &str = env!("GAP_SYS_GAP_ROOTS");
 /// How the build found GAP (environment, pkg-config, system, vendored).
 pub const GAP_SOURCE: &str = env!("GAP_SYS_GAP_SOURCE");
+/// Which `GAPRUN_GAP` choice the build used: "system", "dist" or "path".
+pub const GAP_KIND: &str = env!("GAP_SYS_GAP_KIND");
 /// "static-hooked" (a copy of libgap.a with the pool hook) or "dynamic".
 pub const LINK_MODE: &str = env!("GAP_SYS_LINK_MODE");
 /// Identity of the linked kernel library (sha256 prefix of the file).

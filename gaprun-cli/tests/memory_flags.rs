@@ -16,15 +16,22 @@ fn gaprun(cache: &std::path::Path, args: &[&str]) -> Output {
         .expect("run gaprun")
 }
 
+/// The minimum `-K` of the GAP this build links, in MiB (it depends on the
+/// GAP version and its default packages).
+fn min_mib() -> u64 {
+    gaprun::pool::policy::GAP_MIN_HARD_LIMIT >> 20
+}
+
 #[test]
 fn hard_limit_below_the_minimum_is_a_setup_error() {
     let cache = tempfile::tempdir().unwrap();
     let script = cache.path().join("x.g");
     std::fs::write(&script, "Print(1 + 1, \"\\n\");\n").unwrap();
     let script = script.to_str().unwrap();
+    let below = format!("{}m", min_mib() - 1);
     for args in [
         &["-A", "-K", "10m", "-c", "1;"][..],
-        &["-K", "63m", "-c", "1;"],
+        &["-K", &below, "-c", "1;"],
         &["--hard-limit", "1k", script],
         &["run", "-A", "-K", "10m", script],
         &["info", "-K", "10m"],
@@ -32,7 +39,8 @@ fn hard_limit_below_the_minimum_is_a_setup_error() {
         let o = gaprun(cache.path(), args);
         let err = String::from_utf8_lossy(&o.stderr);
         assert_eq!(o.status.code(), Some(2), "{args:?}: {err}");
-        assert!(err.contains("at least 64m"), "{args:?}: {err}");
+        let want = format!("at least {}m", min_mib());
+        assert!(err.contains(&want), "{args:?}: {err}");
         assert!(!err.contains("Panic"), "{args:?}: {err}");
     }
 }
@@ -40,6 +48,7 @@ fn hard_limit_below_the_minimum_is_a_setup_error() {
 #[test]
 fn gap_starts_at_the_minimum_hard_limit() {
     let cache = tempfile::tempdir().unwrap();
+    let min = format!("{}m", min_mib());
     for mode in [
         &["-A", "--no-workspace"][..],
         &["--no-workspace"],
@@ -49,12 +58,7 @@ fn gap_starts_at_the_minimum_hard_limit() {
         &[],
     ] {
         let mut args = mode.to_vec();
-        args.extend([
-            "-K",
-            "64m",
-            "-c",
-            "Print(Size(SymmetricGroup(5)), \"\\n\");",
-        ]);
+        args.extend(["-K", &min, "-c", "Print(Size(SymmetricGroup(5)), \"\\n\");"]);
         let o = gaprun(cache.path(), &args);
         assert!(
             o.status.success(),

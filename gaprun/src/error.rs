@@ -28,12 +28,18 @@ impl GapError {
         } else {
             // GAP's ErrorInner prints the message, then (traceback on)
             // " in\n  STATEMENT" or " at FILE:LINE called from", or a line
-            // "not in any function ...": the message ends at the first.
-            let end = [" in\n", " called from", "\nnot in any function"]
-                .iter()
-                .filter_map(|m| body.find(m))
-                .min()
-                .unwrap_or(body.len());
+            // "not in any function ...", or (GAP 4.14+) a line "Stack
+            // trace:": the message ends at the first.
+            let end = [
+                " in\n",
+                " called from",
+                "\nnot in any function",
+                "\nStack trace:",
+            ]
+            .iter()
+            .filter_map(|m| body.find(m))
+            .min()
+            .unwrap_or(body.len());
             let msg = &body[..end];
             // " at FILE:LINE" before " called from" is the location
             match msg.rfind(" at ") {
@@ -71,6 +77,18 @@ fn find_location(text: &str) -> Option<(String, u32)> {
         }
     }
     for line in text.lines() {
+        // GAP 4.14+: the statement's location on a line "   @ FILE:LINE".
+        if let Some((file, num)) = line
+            .trim_start()
+            .strip_prefix("@ ")
+            .and_then(|l| l.trim_end().rsplit_once(':'))
+        {
+            if let Ok(n) = num.trim().parse::<u32>() {
+                if !file.is_empty() {
+                    return Some((file.to_string(), n));
+                }
+            }
+        }
         let mut rest = line;
         while let Some(pos) = rest.find(" at ") {
             let candidate = &rest[pos + 4..];
@@ -208,6 +226,17 @@ mod tests {
         );
         assert_eq!(e.message, "a");
         assert_eq!(e.location, Some(("stream".to_string(), 2)));
+    }
+
+    #[test]
+    fn parses_gap_4_14_stack_trace_format() {
+        // GAP 4.14+ prints "Stack trace:" and "@ FILE:LINE" lines (text as
+        // GAP 4.16.1 printed it for `f(0)` with `f := x -> 1/x` in a file).
+        let e = GapError::from_gap_text(
+            "Error, Rational operations: <divisor> must not be zero\nStack trace:\n*[1] 1 / x\n   @ /tmp/e.g:1\n<function \"f\">( <arguments> )\n called from read-eval loop at /tmp/e.g:2\n",
+        );
+        assert_eq!(e.message, "Rational operations: <divisor> must not be zero");
+        assert_eq!(e.location, Some(("/tmp/e.g".to_string(), 1)));
     }
 
     #[test]

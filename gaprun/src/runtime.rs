@@ -27,6 +27,22 @@ pub fn built_in_roots() -> Vec<PathBuf> {
         .collect()
 }
 
+/// Names of the GAP packages installed under `roots` (folders
+/// `pkg/NAME` holding a `PackageInfo.g`), sorted, each once: what
+/// `gaprun info` counts. Unreadable folders count as empty.
+pub fn installed_packages(roots: &[PathBuf]) -> Vec<String> {
+    let mut names: Vec<String> = roots
+        .iter()
+        .filter_map(|root| std::fs::read_dir(root.join("pkg")).ok())
+        .flat_map(|dir| dir.flatten())
+        .filter(|entry| entry.path().join("PackageInfo.g").is_file())
+        .map(|entry| entry.file_name().to_string_lossy().into_owned())
+        .collect();
+    names.sort();
+    names.dedup();
+    names
+}
+
 /// Facts about the GAP this binary is built on.
 #[derive(Debug, Clone, serde::Serialize)]
 pub struct BuildInfo {
@@ -36,6 +52,10 @@ pub struct BuildInfo {
     pub link_mode: &'static str,
     /// Where the build found GAP (environment, system, vendored …).
     pub gap_source: &'static str,
+    /// The build's `GAPRUN_GAP` choice: "system" (the machine's GAP or
+    /// Debian 12's pinned packages), "dist" (GAP 4.16.1 with the standard
+    /// packages from pinned registry artifacts) or "path" (a user's tree).
+    pub gap_kind: &'static str,
     /// Identity of the linked kernel library (sha256 prefix).
     pub libgap_id: &'static str,
     /// The distribution's `gap` kernel binary, when one was found.
@@ -48,6 +68,7 @@ pub fn build_info() -> BuildInfo {
         gap_version: sys::GAP_VERSION,
         link_mode: sys::LINK_MODE,
         gap_source: sys::GAP_SOURCE,
+        gap_kind: sys::GAP_KIND,
         libgap_id: sys::LIBGAP_ID,
         gap_executable: sys::GAP_EXECUTABLE,
     }

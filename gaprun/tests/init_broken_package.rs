@@ -10,10 +10,17 @@ use std::path::PathBuf;
 #[test]
 fn a_needed_package_that_fails_to_load_fails_init() {
     let roots = GapOptions::default().effective_roots();
+    // Debian names the folder GAPDoc, GAP's own distribution gapdoc.
     let gapdoc = roots
         .iter()
-        .map(|r| r.join("pkg/GAPDoc"))
-        .find(|p| p.join("PackageInfo.g").is_file())
+        .filter_map(|r| std::fs::read_dir(r.join("pkg")).ok())
+        .flat_map(|d| d.flatten())
+        .map(|e| e.path())
+        .find(|p| {
+            p.file_name()
+                .is_some_and(|n| n.eq_ignore_ascii_case("gapdoc"))
+                && p.join("PackageInfo.g").is_file()
+        })
         .expect("GAPDoc under the build's roots");
     let root: PathBuf =
         std::env::temp_dir().join(format!("gaprun-broken-pkg-{}", std::process::id()));

@@ -27,6 +27,7 @@
 #include "records.h"
 #include "stats.h"
 #include "stringobj.h"
+#include "version.h"
 
 #include <dlfcn.h>
 #include <stdint.h>
@@ -36,8 +37,10 @@
  * SaveWorkspace does not write (gap-system/gap#5400, fixed in 4.13.0).
  * Record them as ordinary GAP data, which is saved, and reinstall them
  * first thing after a restore (before the post-restore functions that
- * autoload packages, which call `First`). Guarded so that a workspace saved
- * by a GAP that already keeps them (4.13+) is left alone. */
+ * autoload packages, which call `First`). Compiled only for GAP 4.12's
+ * kernel (kv8): later kernels save them themselves. */
+#if GAP_KERNEL_MAJOR_VERSION < 9
+#define GAPRUN_REPAIR_EARLY_METHODS 1
 static const char early_methods_code[] =
     "if not IsBound(GAPRUN_EARLY_METHODS) then\n"
     "  BindGlobal(\"GAPRUN_EARLY_METHODS\", Immutable(Concatenation(\n"
@@ -53,6 +56,7 @@ static const char early_methods_code[] =
     "    od;\n"
     "  end, 1);\n"
     "fi;\n";
+#endif
 
 /* ---- the kernel's dispatch tables -----------------------------------------
  *
@@ -86,7 +90,7 @@ static const struct table tables[] = {
     TABLE1(InvFuncs), TABLE1(InvSameMutFuncs),
     TABLE1(TypeObjFuncs), TABLE1(IsMutableObjFuncs), TABLE1(IsCopyableObjFuncs),
     TABLE1(ShallowCopyObjFuncs), TABLE1(CopyObjFuncs), TABLE1(CleanObjFuncs),
-    TABLE1(MakeImmutableObjFuncs), TABLE1(PrintObjFuncs), TABLE1(PrintPathFuncs),
+    TABLE1(MakeImmutableObjFuncs), TABLE1(PrintObjFuncs),
     TABLE1(SaveObjFuncs), TABLE1(LoadObjFuncs),
     TABLE1(IsListFuncs), TABLE1(IsSmallListFuncs), TABLE1(LenListFuncs),
     TABLE1(LengthFuncs), TABLE1(IsbListFuncs), TABLE1(Elm0ListFuncs),
@@ -98,8 +102,14 @@ static const struct table tables[] = {
     TABLE1(PlainListFuncs), TABLE1(IsStringFuncs),
     TABLE1(IsRecFuncs), TABLE1(ElmRecFuncs), TABLE1(IsbRecFuncs),
     TABLE1(AssRecFuncs), TABLE1(UnbRecFuncs),
-    TABLE1(EvalExprFuncs), TABLE1(EvalBoolFuncs), TABLE1(PrintExprFuncs),
-    TABLE1(ExecStatFuncs), TABLE1(IntrExecStatFuncs), TABLE1(PrintStatFuncs),
+    TABLE1(EvalExprFuncs), TABLE1(EvalBoolFuncs),
+    TABLE1(ExecStatFuncs), TABLE1(IntrExecStatFuncs),
+#if GAP_KERNEL_MAJOR_VERSION < 9
+    /* Exported by GAP 4.12's kernel (kv8); GAP 4.16's (kv11) keeps the
+     * printing tables private (filled by InitKernel, which a restore runs)
+     * and has no PrintPath. Built and tested with 4.12.1 and 4.16.1 only. */
+    TABLE1(PrintPathFuncs), TABLE1(PrintExprFuncs), TABLE1(PrintStatFuncs),
+#endif
     TABLE1(TabMarkFuncBags),
 };
 
@@ -247,12 +257,14 @@ int gaprun_save_workspace(const char * path)
     gaprun_error_capture(0);
     int ok = GAP_Enter();
     if (ok) {
-        Obj res = GAP_EvalString(early_methods_code);
         int setup_ok = 1;
+#ifdef GAPRUN_REPAIR_EARLY_METHODS
+        Obj res = GAP_EvalString(early_methods_code);
         for (Int i = 1; i <= LEN_PLIST(res); i++) {
             if (ELM_PLIST(ELM_PLIST(res, i), 1) != True)
                 setup_ok = 0;
         }
+#endif
         size_t runs = record_tables(0);
         Obj    recorded = NEW_STRING(runs * 2 * sizeof(int64_t));
         record_tables((int64_t *)CSTR_STRING(recorded));

@@ -27,11 +27,13 @@ pub fn run(gap: &GapArgs, args: &InfoArgs) -> i32 {
     };
     let build = build_info();
     let workspace = gaprun::workspace::probe(&options, &gap.cache_settings());
+    let packages = gaprun::runtime::installed_packages(&options.effective_roots()).len();
     if args.json {
         let report = serde_json::json!({
             "gaprun_version": env!("CARGO_PKG_VERSION"),
             "build": build,
             "gap_roots": options.effective_roots(),
+            "gap_packages": packages,
             "planned_workers": args.jobs,
             "facts": facts,
             "decision": decision,
@@ -46,8 +48,8 @@ pub fn run(gap: &GapArgs, args: &InfoArgs) -> i32 {
     }
     println!("gaprun {}", env!("CARGO_PKG_VERSION"));
     println!(
-        "GAP {} (libgap {}, found: {})",
-        build.gap_version, build.link_mode, build.gap_source
+        "GAP {} (GAPRUN_GAP={}, libgap {}, found: {}), {packages} packages installed",
+        build.gap_version, build.gap_kind, build.link_mode, build.gap_source
     );
     let roots: Vec<String> = options
         .effective_roots()

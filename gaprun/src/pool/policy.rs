@@ -27,12 +27,35 @@ pub const TIB: u64 = 1 << 40;
 
 /// GAP halves a pool that cannot be mapped down to this size, then gives up.
 pub const GAP_MIN_POOL: u64 = 16 * MIB;
-/// The smallest hard limit (`-K`) GAP 4.12.1 starts with: below about
-/// 58 MiB (-A) to 61 MiB (default packages), with or without a saved
-/// workspace, it panics while loading ("cannot extend the workspace any
-/// more"); measured by bisection, see docs/workspace-cache.md. `-K 0` means
-/// no limit. Packages given with `--packages` may need more.
-pub const GAP_MIN_HARD_LIMIT: u64 = 64 * MIB;
+/// The smallest hard limit (`-K`) the built GAP starts with. GAP 4.12.1:
+/// below about 58 MiB (-A) to 61 MiB (default packages), with or without a
+/// saved workspace, it panics while loading ("cannot extend the workspace
+/// any more"); measured by bisection, see docs/workspace-cache.md: 64 MiB.
+/// GAP 4.16.1 with its default packages (`GAPRUN_GAP=dist`) panics at
+/// 96 MiB and starts at 100 MiB: 128 MiB for every later GAP. `-K 0`
+/// means no limit. Packages given with `--packages` may need more.
+pub const GAP_MIN_HARD_LIMIT: u64 = if is_gap_4_12(crate::sys::GAP_VERSION) {
+    64 * MIB
+} else {
+    128 * MIB
+};
+
+/// Whether a GAP version string is 4.12.x (a `const fn`: it sizes a const).
+const fn is_gap_4_12(version: &str) -> bool {
+    let v = version.as_bytes();
+    let p = b"4.12.";
+    if v.len() < p.len() {
+        return false;
+    }
+    let mut i = 0;
+    while i < p.len() {
+        if v[i] != p[i] {
+            return false;
+        }
+        i += 1;
+    }
+    true
+}
 /// GAP's default `-m` on 64-bit.
 pub const GAP_DEFAULT_WORKSPACE: u64 = 128 * MIB;
 /// GAP's default `-o` is max(this, 3/4 of RAM).
@@ -191,9 +214,10 @@ pub enum PolicyError {
     SbrkOnLinux,
     /// A hard limit (bytes) below [`GAP_MIN_HARD_LIMIT`]: GAP could not start.
     #[error(
-        "hard limit {} is too small: GAP needs a hard limit (-K) of at least 64m to start \
+        "hard limit {} is too small: GAP needs a hard limit (-K) of at least {}m to start \
          (or -K 0 for none)",
-        crate::size::format_bytes(*.0)
+        crate::size::format_bytes(*.0),
+        GAP_MIN_HARD_LIMIT >> 20
     )]
     HardLimitTooSmall(u64),
 }
