@@ -140,6 +140,10 @@ pub enum Error {
     /// GAP could not be set up (missing root, bad option, package failed).
     #[error("GAP setup: {0}")]
     Setup(String),
+    /// The pool policy refused the memory settings (see
+    /// [`crate::pool::PolicyError`]).
+    #[error(transparent)]
+    Policy(#[from] crate::pool::PolicyError),
     /// A value could not be converted between GAP and Rust.
     #[error("conversion: {0}")]
     Conversion(String),
