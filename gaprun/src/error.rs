@@ -144,9 +144,18 @@ pub enum Error {
     /// [`crate::pool::PolicyError`]).
     #[error(transparent)]
     Policy(#[from] crate::pool::PolicyError),
-    /// A value could not be converted between GAP and Rust.
-    #[error("conversion: {0}")]
-    Conversion(String),
+    /// A value could not be converted between GAP and Rust (like mlua's
+    /// `FromLuaConversionError { from, to, message }`).
+    #[error("cannot convert {from} to {to}: {detail}")]
+    Conversion {
+        /// What was converted: a GAP kind (`"GAP integer"`, `"Int"`, …) or
+        /// a Rust type.
+        from: String,
+        /// What it was converted to: a Rust type, a GAP kind, `"JSON"`.
+        to: String,
+        /// Why it failed (the value, the rule it broke).
+        detail: String,
+    },
     /// An argument was not acceptable (e.g. a string with a NUL byte).
     #[error("invalid argument: {0}")]
     InvalidArgument(String),
@@ -160,6 +169,21 @@ pub enum Error {
     Worker(String),
     #[error(transparent)]
     Io(#[from] std::io::Error),
+}
+
+impl Error {
+    /// An [`Error::Conversion`] from `from` to `to`.
+    pub fn conversion(
+        from: impl Into<String>,
+        to: impl Into<String>,
+        detail: impl Into<String>,
+    ) -> Error {
+        Error::Conversion {
+            from: from.into(),
+            to: to.into(),
+            detail: detail.into(),
+        }
+    }
 }
 
 /// Short for `Result<T, gaprun::Error>`.

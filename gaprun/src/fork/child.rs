@@ -14,18 +14,15 @@ use std::io::Write;
 use std::os::fd::{AsRawFd, OwnedFd};
 use std::os::unix::ffi::OsStrExt;
 
-/// GAP's messages when a task reaches its workspace limit: `-o` (a GAP
-/// error) or `-K` (GAP stops the process).
-pub(super) const MEMORY_MESSAGES: [&str; 4] = [
-    "exceeded the permitted memory",
-    "reached the pre-set memory limit",
+/// GAP's messages when it ends the process at its workspace limit: the
+/// hard limit (`-K`) or a failed growth of the pool. GAP gives no status
+/// there (it prints and exits, so the worker cannot report), so the parent
+/// can only recognise them in what the worker printed. The catchable limit
+/// (`-o`) has a status of its own from the shim and needs no text.
+pub(super) const FATAL_MEMORY_MESSAGES: [&str; 2] = [
     "will not extend workspace above -K limit",
     "cannot extend the workspace any more",
 ];
-
-fn is_memory_message(text: &str) -> bool {
-    MEMORY_MESSAGES.iter().any(|m| text.contains(m))
-}
 
 /// The child's own account of its task, sent over the report pipe.
 #[derive(Debug, Default, Serialize, Deserialize)]
@@ -39,12 +36,20 @@ pub(super) struct ChildReport {
 }
 
 impl ChildReport {
+    /// A statement failed with GAP's `message`; whether it was the memory
+    /// limit is told by the caller from the shim's status.
     fn note_error(&mut self, message: String) {
         self.errors += 1;
-        if is_memory_message(&message) {
+        self.error.get_or_insert(message);
+    }
+
+    /// A call into GAP failed: the variant says whether it reached the
+    /// memory limit.
+    fn note_failure(&mut self, e: &crate::Error) {
+        if matches!(e, crate::Error::MemoryLimit) {
             self.memory_exceeded = true;
         }
-        self.error.get_or_insert(message);
+        self.note_error(e.to_string());
     }
 }
 
@@ -166,6 +171,7 @@ fn run_task(gap: &Gap, task: &Task) -> ChildReport {
     let mut report = ChildReport::default();
     for (name, value) in &task.vars {
         if let Err(e) = bind_var(gap, name, value) {
+            report.memory_exceeded = matches!(e, crate::Error::MemoryLimit);
             report.note_error(format!("binding `{name}`: {e}"));
             return report;
         }
@@ -185,11 +191,14 @@ fn run_task(gap: &Gap, task: &Task) -> ChildReport {
             match result {
                 Ok(loop_report) => {
                     report.quit_code = loop_report.quit_code;
+                    if loop_report.memory_limit > 0 {
+                        report.memory_exceeded = true;
+                    }
                     if loop_report.errors > 0 {
                         report.note_error(captured.message);
                     }
                 }
-                Err(e) => report.note_error(e.to_string()),
+                Err(e) => report.note_failure(&e),
             }
         }
         TaskKind::Test(path) => {
@@ -222,7 +231,7 @@ fn run_statements(gap: &Gap, code: &str, report: &mut ChildReport) {
     let opened =
         check(unsafe { sys::gaprun_fork_steps_open(code.as_ptr() as *const _, code.len()) });
     if let Err(e) = opened {
-        report.note_error(e.to_string());
+        report.note_failure(&e);
         return;
     }
     loop {
@@ -236,7 +245,7 @@ fn run_statements(gap: &Gap, code: &str, report: &mut ChildReport) {
         // SAFETY: `step` is a valid out-parameter; the shim catches GAP
         // errors (each statement's inside ReadEvalCommand).
         if let Err(e) = check(unsafe { sys::gaprun_fork_step(&mut step) }) {
-            report.note_error(e.to_string());
+            report.note_failure(&e);
             break;
         }
         match step.kind as u32 {
@@ -247,7 +256,7 @@ fn run_statements(gap: &Gap, code: &str, report: &mut ChildReport) {
                     match view_bytes(gap, step.value) {
                         Ok(v) => Some(v),
                         Err(e) => {
-                            report.note_error(e.to_string());
+                            report.note_failure(&e);
                             None
                         }
                     }
