@@ -138,9 +138,7 @@ pub trait FromGap<'gap>: Sized {
         let len = list.len()?;
         let mut out = Vec::with_capacity(len);
         for i in 1..=len {
-            let elm = list
-                .get(i)?
-                .ok_or_else(|| {
+            let elm = list.get(i)?.ok_or_else(|| {
                 Error::conversion(
                     "GAP list",
                     std::any::type_name::<Vec<Self>>(),
@@ -306,14 +304,13 @@ impl<'gap> GapObj<'gap> {
     /// Deserialize a serde type from this object (through its JSON form).
     #[cfg(feature = "serde")]
     pub fn deserialize<T: serde::de::DeserializeOwned>(&self) -> Result<T> {
-        serde_json::from_value(self.to_json()?)
-            .map_err(|e| {
-                Error::conversion(
-                    "JSON form of a GAP object",
-                    std::any::type_name::<T>(),
-                    e.to_string(),
-                )
-            })
+        serde_json::from_value(self.to_json()?).map_err(|e| {
+            Error::conversion(
+                "JSON form of a GAP object",
+                std::any::type_name::<T>(),
+                e.to_string(),
+            )
+        })
     }
 }
 
@@ -342,7 +339,11 @@ fn to_json_depth(obj: &GapObj<'_>, depth: usize) -> Result<serde_json::Value> {
             serde_json::Number::from_f64(f)
                 .map(Value::Number)
                 .ok_or_else(|| {
-                    Error::conversion("GAP float", "JSON", format!("the float {f} has no JSON form"))
+                    Error::conversion(
+                        "GAP float",
+                        "JSON",
+                        format!("the float {f} has no JSON form"),
+                    )
                 })?
         }
         Kind::String => Value::String(String::from_gap(obj)?),
@@ -384,14 +385,16 @@ fn record_entries<'gap>(obj: &GapObj<'gap>) -> Result<Vec<(String, GapObj<'gap>)
         // results are rooted (the record keeps them alive meanwhile).
         check(unsafe { sys::gaprun_record_entry(obj.raw(), i, &mut name, &mut value) })?;
         let value = root(obj.gap(), value)?;
-        let name = string_bytes(name)
-            .ok_or_else(|| {
-                Error::conversion("GAP record", "record entries", "a record name is not a string")
-            })?;
-        let name = String::from_utf8(name)
-            .map_err(|_| {
-                Error::conversion("GAP record", "record entries", "a record name is not UTF-8")
-            })?;
+        let name = string_bytes(name).ok_or_else(|| {
+            Error::conversion(
+                "GAP record",
+                "record entries",
+                "a record name is not a string",
+            )
+        })?;
+        let name = String::from_utf8(name).map_err(|_| {
+            Error::conversion("GAP record", "record entries", "a record name is not UTF-8")
+        })?;
         out.push((name, value));
     }
     Ok(out)
@@ -597,15 +600,13 @@ fn default_vec_from_gap<'gap, T: FromGap<'gap>>(list: &GapObj<'gap>) -> Result<V
     let len = list.len()?;
     let mut out = Vec::with_capacity(len);
     for i in 1..=len {
-        let elm = list
-            .get(i)?
-            .ok_or_else(|| {
-                Error::conversion(
-                    "GAP list",
-                    std::any::type_name::<Vec<T>>(),
-                    format!("list position {i} is unbound"),
-                )
-            })?;
+        let elm = list.get(i)?.ok_or_else(|| {
+            Error::conversion(
+                "GAP list",
+                std::any::type_name::<Vec<T>>(),
+                format!("list position {i} is unbound"),
+            )
+        })?;
         out.push(T::from_gap(&elm)?);
     }
     Ok(out)
@@ -677,10 +678,13 @@ impl IntoGap for BigInt {
 impl<'gap> FromGap<'gap> for BigUint {
     fn from_gap(obj: &GapObj<'gap>) -> Result<Self> {
         let v = BigInt::from_gap(obj)?;
-        v.to_biguint()
-            .ok_or_else(|| {
-                Error::conversion("GAP integer", "BigUint", format!("the integer {obj} is negative"))
-            })
+        v.to_biguint().ok_or_else(|| {
+            Error::conversion(
+                "GAP integer",
+                "BigUint",
+                format!("the integer {obj} is negative"),
+            )
+        })
     }
 }
 

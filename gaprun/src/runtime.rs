@@ -690,7 +690,9 @@ impl Gap {
             }
             last = st.value;
         }
-        last.ok_or_else(|| Error::conversion("no value", "GapObj", format!("`{code}` has no value")))
+        last.ok_or_else(|| {
+            Error::conversion("no value", "GapObj", format!("`{code}` has no value"))
+        })
     }
 
     /// Value of a global variable (`None` when unbound).

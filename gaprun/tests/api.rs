@@ -65,7 +65,11 @@ fn conversion_errors_carry_from_and_to() {
             }
             other => panic!("expected a conversion error, got {other:?}"),
         }
-        match gap.eval_value("[\"a\",, \"c\"]").unwrap().extract::<Vec<String>>() {
+        match gap
+            .eval_value("[\"a\",, \"c\"]")
+            .unwrap()
+            .extract::<Vec<String>>()
+        {
             Err(Error::Conversion { from, to, detail }) => {
                 assert_eq!(from, "GAP list");
                 assert!(to.contains("Vec<"), "{to}");
@@ -80,8 +84,14 @@ fn conversion_errors_carry_from_and_to() {
 fn range_checks_are_errors_not_panics() {
     with_gap(|gap| {
         let big = gap.eval_value("2^64").unwrap();
-        assert!(matches!(big.extract::<u64>(), Err(Error::Conversion { .. })));
-        assert!(matches!(big.extract::<i64>(), Err(Error::Conversion { .. })));
+        assert!(matches!(
+            big.extract::<u64>(),
+            Err(Error::Conversion { .. })
+        ));
+        assert!(matches!(
+            big.extract::<i64>(),
+            Err(Error::Conversion { .. })
+        ));
         assert_eq!(big.extract::<u128>().unwrap(), 1u128 << 64);
         assert!(gap.eval_value("-1").unwrap().extract::<u32>().is_err());
         assert!(gap.eval_value("300").unwrap().extract::<u8>().is_err());

@@ -24,6 +24,16 @@ pub(super) const FATAL_MEMORY_MESSAGES: [&str; 2] = [
     "cannot extend the workspace any more",
 ];
 
+/// Whether GAP's error `message` is GASMAN failing an allocation because
+/// the workspace cannot grow (up to the hard limit): "Cannot allocate N
+/// bytes: cannot extend the workspace any more!!". GAP raises it as an
+/// ordinary error, with no status the shim could report (unlike the `-o`
+/// limit, which comes through GAP's interrupt executor), so it is the one
+/// memory error a worker recognises by its text.
+fn is_allocation_failure(message: &str) -> bool {
+    message.starts_with("Cannot allocate ") && message.contains(FATAL_MEMORY_MESSAGES[1])
+}
+
 /// The child's own account of its task, sent over the report pipe.
 #[derive(Debug, Default, Serialize, Deserialize)]
 pub(super) struct ChildReport {
@@ -37,9 +47,13 @@ pub(super) struct ChildReport {
 
 impl ChildReport {
     /// A statement failed with GAP's `message`; whether it was the memory
-    /// limit is told by the caller from the shim's status.
+    /// limit is told by the caller from the shim's status (except for
+    /// GASMAN's allocation failure, which has none).
     fn note_error(&mut self, message: String) {
         self.errors += 1;
+        if is_allocation_failure(&message) {
+            self.memory_exceeded = true;
+        }
         self.error.get_or_insert(message);
     }
 
