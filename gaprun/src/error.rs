@@ -124,7 +124,7 @@ pub enum Error {
     /// GAP reached its pre-set memory limit (`-o`, `GapOptions::warn_limit`)
     /// and stopped the computation; GAP stays usable. (At the hard limit,
     /// `-K`, GAP ends the whole process instead: that cannot be caught.)
-    #[error("GAP reached its memory limit (-o)")]
+    #[error("GAP reached its pre-set memory limit")]
     MemoryLimit,
     /// GAP quit: `QUIT;`, `QuitGap(n)` / `QUIT_GAP(n)`; `code` is the exit
     /// code GAP would exit with. GAP's quit flags are reset, so GAP stays

@@ -92,6 +92,13 @@ impl GapBuilder {
         self
     }
 
+    /// The hard workspace limit in bytes (GAP's `-K`; the policy checks
+    /// it is large enough for GAP to start).
+    pub fn hard_limit(mut self, bytes: u64) -> Self {
+        self.options.hard_limit = Some(bytes);
+        self
+    }
+
     /// Size GAP's memory pool with the pool policy (on by default). Off:
     /// GAP's own defaults for every size not set in the options.
     pub fn pool_policy(mut self, on: bool) -> Self {

@@ -2,6 +2,7 @@
 //! threads, so the workspace cache cannot build (building forks) — the start
 //! must still succeed, with the pool policy applied.
 
+use gaprun::pool::PolicyError;
 use gaprun::{Error, Gap, GapOptions};
 
 #[test]

@@ -7,7 +7,7 @@ use gaprun::workspace::{CacheSettings, CacheStatus};
 use gaprun::{GapBuilder, GapOptions};
 use std::path::PathBuf;
 
-fn size_arg(s: &str) -> Result<u64, String> {
+fn size_arg(s: &str) -> Result<u64, gaprun::size::ValueError> {
     parse_size(s)
 }
 
@@ -158,8 +158,14 @@ impl GapArgs {
         if std::env::var("GAPRUN_DEBUG")
             .is_ok_and(|v| v.split(',').any(|p| p == "workspace" || p == "all"))
         {
+            // The library's reason names no flag; say which one disabled it.
+            let flag = if self.no_workspace {
+                " (--no-workspace)"
+            } else {
+                ""
+            };
             eprintln!(
-                "gaprun: workspace: {} ({}; {} ms)",
+                "gaprun: workspace: {} ({}{flag}; {} ms)",
                 if status.used { "used" } else { "not used" },
                 status.reason,
                 status.millis
@@ -187,6 +193,19 @@ impl GapArgs {
             ..GapOptions::default()
         }
     }
+}
+
+/// Why GAP cannot be started with these memory settings, for the command
+/// line: the library's message, plus the flag the user can change.
+pub fn policy_message(e: &gaprun::Error) -> String {
+    use gaprun::pool::PolicyError;
+    let flag = match e {
+        gaprun::Error::Policy(PolicyError::HardLimitTooSmall(_)) => " (-K/--hard-limit)",
+        gaprun::Error::Policy(PolicyError::SbrkOnLinux) => " (-s/--pool-size)",
+        gaprun::Error::Policy(PolicyError::NoreserveUnavailable) => " (--noreserve)",
+        _ => "",
+    };
+    format!("memory policy: {e}{flag}")
 }
 
 /// A yes/no environment setting (`1/true/yes`, `0/false/no`), else unset.

@@ -170,8 +170,8 @@ pub enum PolicyError {
     )]
     SbrkOnLinux,
     #[error(
-        "hard limit {} is too small: GAP needs a hard limit (-K) of at least 64m to start \
-         (or -K 0 for none)",
+        "hard limit {} is too small: GAP needs a hard limit of at least 64m to start \
+         (or 0 for none)",
         crate::size::format_bytes(*.0)
     )]
     HardLimitTooSmall(u64),
