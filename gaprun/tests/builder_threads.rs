@@ -32,6 +32,23 @@ fn builder_starts_with_several_threads() {
     assert_eq!(plain.options.pool_size, None);
     assert!(!plain.cache.used && plain.cache.dir.is_none());
 
+    assert_eq!(plain.cache.reason, "disabled");
+    // Memory settings the policy refuses: a typed error, checked before
+    // GAP starts (so this process can still start GAP below).
+    let tiny = Gap::builder()
+        .autoload(false)
+        .workspace_cache(false)
+        .hard_limit(10 << 20);
+    match tiny.prepare() {
+        Err(Error::Policy(PolicyError::HardLimitTooSmall(bytes))) => assert_eq!(bytes, 10 << 20),
+        other => panic!("expected a policy error, got {other:?}"),
+    }
+    assert!(matches!(
+        tiny.start(),
+        Err(Error::Policy(PolicyError::HardLimitTooSmall(_)))
+    ));
+    assert!(Gap::initialized_options().is_none());
+
     let gap = builder
         .clone()
         .start()
