@@ -135,19 +135,7 @@ pub trait FromGap<'gap>: Sized {
     /// override this).
     #[doc(hidden)]
     fn vec_from_gap(list: &GapObj<'gap>) -> Result<Vec<Self>> {
-        let len = list.len()?;
-        let mut out = Vec::with_capacity(len);
-        for i in 1..=len {
-            let elm = list.get(i)?.ok_or_else(|| {
-                Error::conversion(
-                    "GAP list",
-                    std::any::type_name::<Vec<Self>>(),
-                    format!("list position {i} is unbound"),
-                )
-            })?;
-            out.push(Self::from_gap(&elm)?);
-        }
-        Ok(out)
+        default_vec_from_gap(list)
     }
 }
 
