@@ -304,6 +304,8 @@ pub struct gaprun_loop_report {
     pub errors: u64,
     pub quit: ::std::os::raw::c_int,
     pub exit_code: ::std::os::raw::c_int,
+    pub interrupted: u64,
+    pub memory_limit: u64,
 }
 extern "C" {
     pub fn gaprun_loop_file(

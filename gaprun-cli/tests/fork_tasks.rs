@@ -247,6 +247,26 @@ fn statuses_are_consistent_and_exit_codes_meaningful() {
     assert_eq!(results[5]["status"], "memory_limit", "{}", results[5]);
 }
 
+/// The memory-limit status comes from the shim (where GAP raised the
+/// error), not from GAP's words: a task raising an ordinary error that
+/// quotes GAP's memory messages is an ordinary GAP error (issue 12 item 4).
+#[test]
+fn an_error_quoting_a_memory_message_is_a_gap_error() {
+    let dir = tempfile::tempdir().unwrap();
+    let fake = r#"Error(\"reached the pre-set memory limit\");"#;
+    std::fs::write(
+        dir.path().join("fake.g"),
+        "Error(\"exceeded the permitted memory\");\n",
+    )
+    .unwrap();
+    let code = format!(r#"{{"code": "{fake}"}}"#);
+    let (results, _) = batch_in(dir.path(), &[&code, r#"{"file": "fake.g"}"#], &[]);
+    assert_eq!(results.len(), 2);
+    for r in &results {
+        assert_eq!(r["status"], "gap_error", "{r}");
+    }
+}
+
 #[test]
 fn output_and_values_that_are_not_utf8_keep_their_bytes() {
     // GAP's view escapes such bytes in strings; an object whose ViewObj

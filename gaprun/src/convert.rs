@@ -129,25 +129,18 @@ pub trait FromGap<'gap>: Sized {
     /// The value for a GAP call that returned nothing (`()` and `Option`
     /// accept it; everything else is an error).
     fn from_no_value() -> Result<Self> {
-        Err(Error::Conversion(format!(
-            "the call returned no value, expected {}",
-            std::any::type_name::<Self>()
-        )))
+        Err(Error::conversion(
+            "no value",
+            std::any::type_name::<Self>(),
+            "the call returned no value",
+        ))
     }
 
     /// Convert a whole list (element types with a faster bulk path
     /// override this).
     #[doc(hidden)]
     fn vec_from_gap(list: &GapObj<'gap>) -> Result<Vec<Self>> {
-        let len = list.len()?;
-        let mut out = Vec::with_capacity(len);
-        for i in 1..=len {
-            let elm = list
-                .get(i)?
-                .ok_or_else(|| Error::Conversion(format!("list position {i} is unbound")))?;
-            out.push(Self::from_gap(&elm)?);
-        }
-        Ok(out)
+        default_vec_from_gap(list)
     }
 }
 
@@ -199,7 +192,10 @@ fn new_list(gap: &Gap, capacity: usize) -> Result<GapObj<'_>> {
 }
 
 fn wrong_kind(obj: &GapObj<'_>, expected: &str) -> Error {
-    let kind = obj.kind().map(|k| format!("{k:?}")).unwrap_or_default();
+    let kind = obj
+        .kind()
+        .map(|k| format!("GAP {k:?}"))
+        .unwrap_or_else(|_| "GAP object".into());
     let mut view = obj.to_string();
     if view.len() > 80 {
         let mut cut = 77;
@@ -209,7 +205,7 @@ fn wrong_kind(obj: &GapObj<'_>, expected: &str) -> Error {
         view.truncate(cut);
         view.push_str("...");
     }
-    Error::Conversion(format!("expected {expected}, got {kind} `{view}`"))
+    Error::conversion(kind, expected, format!("got `{view}`"))
 }
 
 impl<'gap> GapObj<'gap> {
@@ -301,32 +297,47 @@ impl<'gap> GapObj<'gap> {
     /// Deserialize a serde type from this object (through its JSON form).
     #[cfg(feature = "serde")]
     pub fn deserialize<T: serde::de::DeserializeOwned>(&self) -> Result<T> {
-        serde_json::from_value(self.to_json()?)
-            .map_err(|e| Error::Conversion(format!("does not match the Rust type: {e}")))
+        serde_json::from_value(self.to_json()?).map_err(|e| {
+            Error::conversion(
+                "JSON form of a GAP object",
+                std::any::type_name::<T>(),
+                e.to_string(),
+            )
+        })
     }
 }
 
 fn to_json_depth(obj: &GapObj<'_>, depth: usize) -> Result<serde_json::Value> {
     use serde_json::Value;
     if depth > MAX_DEPTH {
-        return Err(Error::Conversion(format!(
-            "nested deeper than {MAX_DEPTH} levels (a list that contains itself?)"
-        )));
+        return Err(Error::conversion(
+            "GAP object",
+            "JSON",
+            format!("nested deeper than {MAX_DEPTH} levels (a list that contains itself?)"),
+        ));
     }
     Ok(match obj.kind()? {
         Kind::Int => match i64::from_gap(obj) {
             Ok(v) => Value::from(v),
             Err(_) => Value::from(u64::from_gap(obj).map_err(|_| {
-                Error::Conversion(format!(
-                    "the integer {obj} does not fit 64 bits and has no exact JSON form"
-                ))
+                Error::conversion(
+                    "GAP integer",
+                    "JSON",
+                    format!("the integer {obj} does not fit 64 bits and has no exact JSON form"),
+                )
             })?),
         },
         Kind::Float => {
             let f = f64::from_gap(obj)?;
             serde_json::Number::from_f64(f)
                 .map(Value::Number)
-                .ok_or_else(|| Error::Conversion(format!("the float {f} has no JSON form")))?
+                .ok_or_else(|| {
+                    Error::conversion(
+                        "GAP float",
+                        "JSON",
+                        format!("the float {f} has no JSON form"),
+                    )
+                })?
         }
         Kind::String => Value::String(String::from_gap(obj)?),
         Kind::Bool => Value::Bool(bool::from_gap(obj)?),
@@ -367,10 +378,16 @@ fn record_entries<'gap>(obj: &GapObj<'gap>) -> Result<Vec<(String, GapObj<'gap>)
         // results are rooted (the record keeps them alive meanwhile).
         check(unsafe { sys::gaprun_record_entry(obj.raw(), i, &mut name, &mut value) })?;
         let value = root(obj.gap(), value)?;
-        let name = string_bytes(name)
-            .ok_or_else(|| Error::Conversion("a record name is not a string".into()))?;
-        let name = String::from_utf8(name)
-            .map_err(|_| Error::Conversion("a record name is not UTF-8".into()))?;
+        let name = string_bytes(name).ok_or_else(|| {
+            Error::conversion(
+                "GAP record",
+                "record entries",
+                "a record name is not a string",
+            )
+        })?;
+        let name = String::from_utf8(name).map_err(|_| {
+            Error::conversion("GAP record", "record entries", "a record name is not UTF-8")
+        })?;
         out.push((name, value));
     }
     Ok(out)
@@ -487,9 +504,11 @@ fn int_i128(obj: &GapObj<'_>, ty: &str) -> Result<(bool, u128)> {
     }
     let (neg, limbs) = int_limbs(obj)?;
     if limbs.len() > 2 {
-        return Err(Error::Conversion(format!(
-            "the integer {obj} does not fit {ty}"
-        )));
+        return Err(Error::conversion(
+            "GAP integer",
+            ty,
+            format!("the integer {obj} does not fit {ty}"),
+        ));
     }
     let lo = limbs.first().copied().unwrap_or(0) as u128;
     let hi = limbs.get(1).copied().unwrap_or(0) as u128;
@@ -503,7 +522,7 @@ macro_rules! int_conversions {
                 let ty = stringify!($t);
                 if let Some(v) = small_int(obj) {
                     return <$t>::try_from(v)
-                        .map_err(|_| Error::Conversion(format!("the integer {v} does not fit {ty}")));
+                        .map_err(|_| Error::conversion("GAP integer", ty, format!("the integer {v} does not fit {ty}")));
                 }
                 let (neg, mag) = int_i128(obj, ty)?;
                 let value: Option<$t> = if neg {
@@ -515,15 +534,16 @@ macro_rules! int_conversions {
                 } else {
                     <$t>::try_from(mag).ok()
                 };
-                value.ok_or_else(|| Error::Conversion(format!("the integer {obj} does not fit {ty}")))
+                value.ok_or_else(|| Error::conversion("GAP integer", ty, format!("the integer {obj} does not fit {ty}")))
             }
 
             fn vec_from_gap(list: &GapObj<'gap>) -> Result<Vec<Self>> {
                 match small_int_list(list)? {
                     Some(values) => values
                         .into_iter()
-                        .map(|v| <$t>::try_from(v).map_err(|_| Error::Conversion(format!(
-                            "the integer {v} does not fit {}", stringify!($t)))))
+                        .map(|v| <$t>::try_from(v).map_err(|_| Error::conversion(
+                            "GAP integer", stringify!($t),
+                            format!("the integer {v} does not fit {}", stringify!($t)))))
                         .collect(),
                     None => default_vec_from_gap(list),
                 }
@@ -573,9 +593,13 @@ fn default_vec_from_gap<'gap, T: FromGap<'gap>>(list: &GapObj<'gap>) -> Result<V
     let len = list.len()?;
     let mut out = Vec::with_capacity(len);
     for i in 1..=len {
-        let elm = list
-            .get(i)?
-            .ok_or_else(|| Error::Conversion(format!("list position {i} is unbound")))?;
+        let elm = list.get(i)?.ok_or_else(|| {
+            Error::conversion(
+                "GAP list",
+                std::any::type_name::<Vec<T>>(),
+                format!("list position {i} is unbound"),
+            )
+        })?;
         out.push(T::from_gap(&elm)?);
     }
     Ok(out)
@@ -647,8 +671,13 @@ impl IntoGap for BigInt {
 impl<'gap> FromGap<'gap> for BigUint {
     fn from_gap(obj: &GapObj<'gap>) -> Result<Self> {
         let v = BigInt::from_gap(obj)?;
-        v.to_biguint()
-            .ok_or_else(|| Error::Conversion(format!("the integer {obj} is negative")))
+        v.to_biguint().ok_or_else(|| {
+            Error::conversion(
+                "GAP integer",
+                "BigUint",
+                format!("the integer {obj} is negative"),
+            )
+        })
     }
 }
 
@@ -758,10 +787,14 @@ fn bytes_to_gap<'gap>(gap: &'gap Gap, bytes: &[u8]) -> Result<GapObj<'gap>> {
 impl<'gap> FromGap<'gap> for String {
     fn from_gap(obj: &GapObj<'gap>) -> Result<Self> {
         String::from_utf8(obj.to_bytes()?).map_err(|e| {
-            Error::Conversion(format!(
-                "the GAP string is not valid UTF-8 (byte {}); use ByteString for raw bytes",
-                e.utf8_error().valid_up_to()
-            ))
+            Error::conversion(
+                "GAP string",
+                "String",
+                format!(
+                    "not valid UTF-8 (byte {}); use ByteString for raw bytes",
+                    e.utf8_error().valid_up_to()
+                ),
+            )
         })
     }
 }
@@ -979,11 +1012,18 @@ impl JsonNumber {
         }
         match text.parse::<f64>() {
             Ok(f) if f.is_finite() => Ok(JsonNumber::Float(f)),
-            _ => Err(Error::Conversion(format!(
-                "the number {text} does not fit a machine float"
-            ))),
+            _ => Err(Error::conversion(
+                "JSON number",
+                "GAP float",
+                format!("the number {text} does not fit a machine float"),
+            )),
         }
     }
+}
+
+/// A `{"base64": …}` object that does not decode.
+fn base64_error(detail: String) -> Error {
+    Error::conversion("JSON {\"base64\": …}", "GAP string", detail)
 }
 
 /// Check, without GAP, that a JSON value converts to a GAP object: numbers
@@ -997,7 +1037,7 @@ pub fn check_json(v: &serde_json::Value) -> Result<()> {
         Value::Number(n) => JsonNumber::parse(n).map(drop),
         Value::Array(items) => items.iter().try_for_each(check_json),
         Value::Object(map) => match json_text::value_bytes(v) {
-            Some(bytes) => bytes.map(drop).map_err(Error::Conversion),
+            Some(bytes) => bytes.map(drop).map_err(base64_error),
             None => map.iter().try_for_each(|(name, value)| {
                 record_name(name)?;
                 check_json(value)
@@ -1022,7 +1062,7 @@ impl IntoGap for serde_json::Value {
             Value::String(s) => s.to_gap(gap),
             Value::Array(items) => items.to_gap(gap),
             Value::Object(map) => match json_text::value_bytes(self) {
-                Some(bytes) => bytes_to_gap(gap, &bytes.map_err(Error::Conversion)?),
+                Some(bytes) => bytes_to_gap(gap, &bytes.map_err(base64_error)?),
                 None => record_to_gap(gap, map.iter()),
             },
         }
@@ -1053,7 +1093,7 @@ impl Gap {
     #[cfg(feature = "serde")]
     pub fn serde_value<T: serde::Serialize + ?Sized>(&self, v: &T) -> Result<GapObj<'_>> {
         let json = serde_json::to_value(v)
-            .map_err(|e| Error::Conversion(format!("cannot serialize: {e}")))?;
+            .map_err(|e| Error::conversion(std::any::type_name::<T>(), "JSON", e.to_string()))?;
         json.to_gap(self)
     }
 

@@ -142,7 +142,7 @@ pub enum Error {
     /// GAP reached its pre-set memory limit (`-o`, `GapOptions::warn_limit`)
     /// and stopped the computation; GAP stays usable. (At the hard limit,
     /// `-K`, GAP ends the whole process instead: that cannot be caught.)
-    #[error("GAP reached its memory limit (-o)")]
+    #[error("GAP reached its pre-set memory limit")]
     MemoryLimit,
     /// GAP quit: `QUIT;`, `QuitGap(n)` / `QUIT_GAP(n)`; `code` is the exit
     /// code GAP would exit with. GAP's quit flags are reset, so GAP stays
@@ -161,9 +161,22 @@ pub enum Error {
     /// GAP could not be set up (missing root, bad option, package failed).
     #[error("GAP setup: {0}")]
     Setup(String),
-    /// A value could not be converted between GAP and Rust.
-    #[error("conversion: {0}")]
-    Conversion(String),
+    /// The pool policy refused the memory settings (see
+    /// [`crate::pool::PolicyError`]).
+    #[error(transparent)]
+    Policy(#[from] crate::pool::PolicyError),
+    /// A value could not be converted between GAP and Rust (like mlua's
+    /// `FromLuaConversionError { from, to, message }`).
+    #[error("cannot convert {from} to {to}: {detail}")]
+    Conversion {
+        /// What was converted: a GAP kind (`"GAP integer"`, `"Int"`, …) or
+        /// a Rust type.
+        from: String,
+        /// What it was converted to: a Rust type, a GAP kind, `"JSON"`.
+        to: String,
+        /// Why it failed (the value, the rule it broke).
+        detail: String,
+    },
     /// An argument was not acceptable (e.g. a string with a NUL byte).
     #[error("invalid argument: {0}")]
     InvalidArgument(String),
@@ -178,6 +191,21 @@ pub enum Error {
     /// An operating-system call failed (files, signals, pipes).
     #[error(transparent)]
     Io(#[from] std::io::Error),
+}
+
+impl Error {
+    /// An [`Error::Conversion`] from `from` to `to`.
+    pub fn conversion(
+        from: impl Into<String>,
+        to: impl Into<String>,
+        detail: impl Into<String>,
+    ) -> Error {
+        Error::Conversion {
+            from: from.into(),
+            to: to.into(),
+            detail: detail.into(),
+        }
+    }
 }
 
 /// Short for `Result<T, gaprun::Error>`.

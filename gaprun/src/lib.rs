@@ -6,6 +6,8 @@
 //!   libgap and to the C shim (the only code that enters GAP, so GAP's
 //!   `longjmp` never crosses Rust), and the facts of the build;
 //! - [`runtime`]: one initialisation per process, options → GAP's argv;
+//! - [`start`]: the fast start ([`Gap::builder`]): pool policy and
+//!   workspace cache applied before GAP starts;
 //! - [`obj`]: rooted handles to GAP objects;
 //! - [`pool`]: the memory pool policy (pure: machine facts → GAP flags);
 //! - [`workspace`]: the saved-workspace cache (fast start-up);
@@ -80,6 +82,7 @@ pub mod runtime;
 pub mod session;
 pub mod shard;
 pub mod size;
+pub mod start;
 #[cfg(feature = "workspace")]
 pub mod workspace;
 
@@ -98,6 +101,7 @@ pub use interrupt::InterruptHandle;
 pub use obj::GapObj;
 pub use ops::IntoGapArgs;
 pub use runtime::{Gap, GapOptions, LoopMode, LoopReport, Statement};
+pub use start::GapBuilder;
 
 /// The README's code blocks, compiled and run as doc-tests: its Rust
 /// example must work as written.

@@ -108,7 +108,11 @@ impl<'gap> GapObj<'gap> {
     /// any further allocation.
     pub(crate) fn from_raw(_gap: &'gap Gap, raw: RawObj) -> Result<GapObj<'gap>> {
         if raw.is_null() {
-            return Err(Error::Conversion("GAP returned no value".into()));
+            return Err(Error::conversion(
+                "no value",
+                "GapObj",
+                "GAP returned no value",
+            ));
         }
         Ok(GapObj {
             slot: root(raw),

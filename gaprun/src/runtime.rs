@@ -286,6 +286,12 @@ pub struct LoopReport {
     pub quit_code: Option<i32>,
     /// `quit;` ended the input.
     pub quit: bool,
+    /// Of the `errors`, how many were interrupts (the shim's status, not
+    /// GAP's message).
+    pub interrupted: u64,
+    /// Of the `errors`, how many reached GAP's memory limit (`-o`,
+    /// `GapOptions::warn_limit`; the shim's status, not GAP's message).
+    pub memory_limit: u64,
 }
 
 /// How a streaming loop treats its input.
@@ -709,7 +715,9 @@ impl Gap {
             }
             last = st.value;
         }
-        last.ok_or_else(|| Error::Conversion(format!("`{code}` has no value")))
+        last.ok_or_else(|| {
+            Error::conversion("no value", "GapObj", format!("`{code}` has no value"))
+        })
     }
 
     /// Value of a global variable (`None` when unbound).
@@ -804,6 +812,8 @@ impl Gap {
             errors: 0,
             quit: 0,
             exit_code: 0,
+            interrupted: 0,
+            memory_limit: 0,
         };
         let status = f(&mut raw);
         if status == sys::GAPRUN_ERROR as i32 || status == sys::GAPRUN_MISUSE as i32 {
@@ -814,6 +824,8 @@ impl Gap {
             errors: raw.errors,
             quit_code: (raw.quit == 2).then_some(raw.exit_code),
             quit: raw.quit == 1,
+            interrupted: raw.interrupted,
+            memory_limit: raw.memory_limit,
         })
     }
 

@@ -18,11 +18,47 @@ pub const MAX_SIZE_TEXT: &str = "1024t (1 PiB)";
 /// deadlines computed from it (`Instant + timeout`) stay far from overflow.
 pub const MAX_TIMEOUT_SECS: f64 = 365.0 * 24.0 * 3600.0;
 
+/// Why a size, timeout or worker count was not accepted.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[non_exhaustive]
+pub enum ValueError {
+    /// Not a size at all.
+    #[error("`{0}` is not a size (use e.g. 512m, 3g)")]
+    NotASize(String),
+    /// A size above [`MAX_SIZE`].
+    #[error("`{0}` is too large (at most {MAX_SIZE_TEXT})")]
+    SizeTooLarge(String),
+    /// A timeout that is not a number.
+    #[error("timeout `{0}` is not a number of seconds")]
+    NotSeconds(String),
+    /// A timeout that is zero, negative or NaN.
+    #[error("the timeout must be a positive number of seconds")]
+    TimeoutNotPositive,
+    /// A timeout above [`MAX_TIMEOUT_SECS`].
+    #[error("timeout too large (at most {MAX_TIMEOUT_SECS} seconds, one year)")]
+    TimeoutTooLarge,
+    /// The timeout written as `text` broke the rule `reason`.
+    #[error("timeout `{text}`: {reason}")]
+    Timeout {
+        /// The text as given.
+        text: String,
+        /// The rule it broke ([`ValueError::TimeoutNotPositive`] or
+        /// [`ValueError::TimeoutTooLarge`]).
+        reason: Box<ValueError>,
+    },
+    /// A worker count of 0.
+    #[error("the number of workers must be at least 1")]
+    NoWorkers,
+    /// A worker count that is not a whole number.
+    #[error("`{0}` is not a whole number of workers")]
+    NotWorkers(String),
+}
+
 /// Parse a size with an optional `k`/`m`/`g`/`t` suffix (any case, powers
 /// of 1024; no suffix means bytes, as GAP reads it). At most [`MAX_SIZE`].
-pub fn parse_size(text: &str) -> Result<u64, String> {
+pub fn parse_size(text: &str) -> Result<u64, ValueError> {
     let t = text.trim();
-    let not_a_size = || format!("`{text}` is not a size (use e.g. 512m, 3g)");
+    let not_a_size = || ValueError::NotASize(text.to_string());
     let (digits, mult) = match t.chars().last().map(|c| c.to_ascii_lowercase()) {
         Some('k') => (&t[..t.len() - 1], 1u64 << 10),
         Some('m') => (&t[..t.len() - 1], 1u64 << 20),
@@ -34,7 +70,7 @@ pub fn parse_size(text: &str) -> Result<u64, String> {
         return Err(not_a_size());
     }
     // Digits only, so the only way `parse` fails is overflow.
-    let too_large = || format!("`{text}` is too large (at most {MAX_SIZE_TEXT})");
+    let too_large = || ValueError::SizeTooLarge(text.to_string());
     let n: u64 = digits.parse().map_err(|_| too_large())?;
     n.checked_mul(mult)
         .and_then(check_size)
@@ -49,39 +85,40 @@ pub fn check_size(bytes: u64) -> Option<u64> {
 
 /// A timeout in seconds (`2`, `0.5`, `1e3`): positive, finite and at most
 /// [`MAX_TIMEOUT_SECS`]; the error says which rule `text` broke.
-pub fn parse_seconds(text: &str) -> Result<Duration, String> {
+pub fn parse_seconds(text: &str) -> Result<Duration, ValueError> {
     let v: f64 = text
         .trim()
         .parse()
-        .map_err(|_| format!("timeout `{text}` is not a number of seconds"))?;
-    seconds(v).map_err(|why| format!("timeout `{text}`: {why}"))
+        .map_err(|_| ValueError::NotSeconds(text.to_string()))?;
+    seconds(v).map_err(|why| ValueError::Timeout {
+        text: text.to_string(),
+        reason: Box::new(why),
+    })
 }
 
 /// A timeout of `v` seconds under the rules of [`parse_seconds`]; the error
 /// is the broken rule alone ("timeout too large (at most …)").
-pub fn seconds(v: f64) -> Result<Duration, String> {
+pub fn seconds(v: f64) -> Result<Duration, ValueError> {
     if v.is_nan() || v <= 0.0 {
-        return Err("the timeout must be a positive number of seconds".into());
+        return Err(ValueError::TimeoutNotPositive);
     }
     if v > MAX_TIMEOUT_SECS {
-        return Err(format!(
-            "timeout too large (at most {MAX_TIMEOUT_SECS} seconds, one year)"
-        ));
+        return Err(ValueError::TimeoutTooLarge);
     }
     // Finite and in range: `from_secs_f64` cannot panic here.
     Ok(Duration::from_secs_f64(v))
 }
 
-/// A worker count (`-j N`): a whole number, at least 1. A count above the
+/// A worker count: a whole number, at least 1. A count above the
 /// number of tasks is harmless (no more workers than tasks are started).
-pub fn parse_jobs(text: &str) -> Result<usize, String> {
+pub fn parse_jobs(text: &str) -> Result<usize, ValueError> {
     match text.trim().parse::<u64>() {
-        Ok(0) => Err("-j must be at least 1".into()),
+        Ok(0) => Err(ValueError::NoWorkers),
         Ok(n) => Ok(usize::try_from(n).unwrap_or(usize::MAX)),
         Err(_) if !text.is_empty() && text.trim().bytes().all(|b| b.is_ascii_digit()) => {
             Ok(usize::MAX)
         }
-        Err(_) => Err(format!("-j `{text}` is not a whole number of workers")),
+        Err(_) => Err(ValueError::NotWorkers(text.to_string())),
     }
 }
 
@@ -128,7 +165,11 @@ mod tests {
         assert_eq!(gap_flag_value(0), "0");
         assert!(parse_size("+5").is_err());
         assert_eq!(parse_size("1024t").unwrap(), MAX_SIZE);
-        assert!(parse_size("1025t").unwrap_err().contains("too large"));
+        assert!(matches!(
+            parse_size("1025t"),
+            Err(ValueError::SizeTooLarge(t)) if t == "1025t"
+        ));
+        assert_eq!(parse_size("lots"), Err(ValueError::NotASize("lots".into())));
         assert!(parse_size("18446744073709551615").is_err());
     }
 
@@ -138,7 +179,11 @@ mod tests {
         assert_eq!(parse_seconds("0.5").unwrap(), Duration::from_millis(500));
         for bad in ["1e20", "1e300", "inf", "1e400"] {
             assert!(
-                parse_seconds(bad).unwrap_err().contains("too large"),
+                matches!(
+                    parse_seconds(bad),
+                    Err(ValueError::Timeout { ref reason, .. })
+                        if **reason == ValueError::TimeoutTooLarge
+                ),
                 "{bad}"
             );
         }
@@ -150,7 +195,7 @@ mod tests {
     #[test]
     fn jobs() {
         assert_eq!(parse_jobs("4").unwrap(), 4);
-        assert!(parse_jobs("0").is_err());
+        assert_eq!(parse_jobs("0"), Err(ValueError::NoWorkers));
         assert!(parse_jobs("-1").is_err());
         assert!(parse_jobs("x").is_err());
         assert_eq!(parse_jobs("99999999999999999999999").unwrap(), usize::MAX);

@@ -68,6 +68,62 @@ const FINGERPRINT_FILES: [&str; 3] = ["sysinfo.gap", "gaprc", "gap.ini"];
 /// (by build time) are deleted when a new one is published.
 const KEEP: usize = 4;
 
+/// Why the cache could not do something. [`prepare`] never returns one:
+/// it starts without a cached workspace and puts the error's text in the
+/// status's `warnings`/`reason`.
+#[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
+pub enum WorkspaceError {
+    /// No cache folder was given and the user has none (no home folder).
+    #[error("no user cache folder (no home folder?); give a cache folder or set {CACHE_DIR_ENV}")]
+    NoCacheDir,
+    /// A file of the cache could not be read or written.
+    #[error("{what}: {source}")]
+    Io {
+        /// What was being done ("cannot write to the cache folder", …).
+        what: String,
+        /// The underlying error.
+        source: std::io::Error,
+    },
+    /// A cache path GAP cannot be given (a NUL byte, not UTF-8).
+    #[error("the cache path {0} cannot be passed to GAP")]
+    UnusablePath(PathBuf),
+    /// Forking or waiting for the building child failed.
+    #[error("{what} failed: {source}")]
+    Process {
+        /// "fork", "waiting for the child".
+        what: &'static str,
+        /// The system error.
+        source: nix::Error,
+    },
+    /// GAP failed while building (recording the method tables).
+    #[error("GAP failed while building the workspace: {0}")]
+    Gap(#[from] crate::Error),
+    /// Saving the workspace failed in the building child.
+    #[error("saving it failed ({exit}){log}")]
+    SaveFailed {
+        /// How the child ended ("exit code 4", "killed by signal 9").
+        exit: String,
+        /// The end of the child's log, when it printed something.
+        log: String,
+    },
+    /// The saved workspace did not restore to the same GAP in a trial load.
+    #[error("the saved workspace did not restore ({exit}){log}")]
+    TrialFailed {
+        /// How the trial child ended.
+        exit: String,
+        /// The end of the child's log.
+        log: String,
+    },
+}
+
+impl WorkspaceError {
+    fn io(what: impl Into<String>) -> impl FnOnce(std::io::Error) -> WorkspaceError {
+        let what = what.into();
+        move |source| WorkspaceError::Io { what, source }
+    }
+}
+
 /// Whether and where to cache workspaces.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct CacheSettings {
@@ -188,7 +244,7 @@ pub struct CacheEntry {
 
 /// The cache folder: `explicit`, else `$GAPRUN_WORKSPACE_CACHE`, else the
 /// user's cache folder (`~/.cache/gaprun/workspaces` on Linux).
-pub fn cache_dir(explicit: Option<&Path>) -> Result<PathBuf, String> {
+pub fn cache_dir(explicit: Option<&Path>) -> Result<PathBuf, WorkspaceError> {
     if let Some(dir) = explicit {
         return Ok(dir.to_path_buf());
     }
@@ -197,11 +253,7 @@ pub fn cache_dir(explicit: Option<&Path>) -> Result<PathBuf, String> {
     }
     directories::ProjectDirs::from("org", "gaprun", "gaprun")
         .map(|p| p.cache_dir().join("workspaces"))
-        .ok_or_else(|| {
-            format!(
-                "no user cache folder (no home folder?); set {CACHE_DIR_ENV} or --workspace-cache"
-            )
-        })
+        .ok_or(WorkspaceError::NoCacheDir)
 }
 
 fn user_gap_root() -> Option<PathBuf> {
@@ -460,7 +512,7 @@ fn resolve(
         status
     };
     if !settings.enabled {
-        return (options, done(status, "disabled (--no-workspace)".into()));
+        return (options, done(status, "disabled".into()));
     }
     if options.workspace.is_some() {
         return (
@@ -479,7 +531,7 @@ fn resolve(
     }
     let dir = match cache_dir(settings.dir.as_deref()) {
         Ok(d) => d,
-        Err(e) => return (options, done(status, e)),
+        Err(e) => return (options, done(status, e.to_string())),
     };
     status.dir = Some(dir.clone());
     let key = key(&options);
@@ -500,7 +552,7 @@ fn resolve(
     };
     if let Ok(text) = fs::read_to_string(&p.failed) {
         let reason = format!(
-            "building a workspace for this configuration failed before ({}); run `gaprun cache clear` to retry",
+            "building a workspace for this configuration failed before ({}); clear the cache folder to retry",
             text.trim()
         );
         return (options, done(status, reason));
@@ -557,7 +609,7 @@ fn resolve(
     let _lock = match Flock::lock(lock_file, FlockArg::LockExclusiveNonblock) {
         Ok(lock) => lock,
         Err((_, nix::errno::Errno::EWOULDBLOCK)) => {
-            return (options, done(status, "another gaprun is building the workspace for this configuration; started without it".into()));
+            return (options, done(status, "another process is building the workspace for this configuration; started without it".into()));
         }
         Err((_, e)) => {
             return (
@@ -623,7 +675,7 @@ fn build_workspace(
     key: &WorkspaceKey,
     p: &Paths,
     start: Instant,
-) -> Result<(), String> {
+) -> Result<(), WorkspaceError> {
     let pid = std::process::id();
     let tmp = dir.join(format!(".{}.{pid}.tmp.ws", key.id));
     let tmp_stamp = dir.join(format!(".{}.{pid}.tmp.json", key.id));
@@ -642,7 +694,7 @@ fn build_workspace(
         };
         let save_options = unlimited.clone();
         let tmp_c = CString::new(tmp.as_os_str().as_bytes())
-            .map_err(|_| "cache path contains a NUL byte".to_string())?;
+            .map_err(|_| WorkspaceError::UnusablePath(tmp.clone()))?;
         let (tables_file, methods_file) = (tables.clone(), methods.clone());
         let code = in_child(&log, move || {
             let Ok(gap) = crate::runtime::Gap::init(save_options) else {
@@ -650,7 +702,7 @@ fn build_workspace(
             };
             // What a normal start looks like, for the trial load to compare.
             if let Err(e) = fs::write(&tables_file, tables_bytes(&kernel_tables()))
-                .map_err(|e| e.to_string())
+                .map_err(WorkspaceError::io("cannot write the kernel tables"))
                 .and_then(|()| dump_methods(&gap, &methods_file))
             {
                 eprintln!("recording the normal start failed: {e}");
@@ -666,11 +718,10 @@ fn build_workspace(
             }
         })?;
         if code != 0 || !tmp.is_file() {
-            return Err(format!(
-                "saving it failed ({}){}",
-                describe_exit(code),
-                log_tail(&log)
-            ));
+            return Err(WorkspaceError::SaveFailed {
+                exit: describe_exit(code),
+                log: log_tail(&log),
+            });
         }
         // Trial load: GAP exits (or crashes) on a workspace that does not
         // fit its kernel, so restore it once in a child first.
@@ -692,20 +743,20 @@ fn build_workspace(
             }
         })?;
         if code != TRIAL_OK {
-            return Err(format!(
-                "the saved workspace did not restore ({}){}",
-                describe_exit(code),
-                log_tail(&log)
-            ));
+            return Err(WorkspaceError::TrialFailed {
+                exit: describe_exit(code),
+                log: log_tail(&log),
+            });
         }
-        let meta = fs::metadata(&tmp).map_err(|e| e.to_string())?;
+        let meta =
+            fs::metadata(&tmp).map_err(WorkspaceError::io("cannot read the saved workspace"))?;
         let stamp = Stamp {
             key: key.id.clone(),
             size: meta.len(),
             mtime_ns: mtime_ns(&meta),
             sha256: File::open(&tmp)
                 .and_then(|f| content_hash(&f))
-                .map_err(|e| e.to_string())?,
+                .map_err(WorkspaceError::io("cannot hash the saved workspace"))?,
             created: SystemTime::now()
                 .duration_since(UNIX_EPOCH)
                 .map(|d| d.as_secs())
@@ -713,14 +764,17 @@ fn build_workspace(
             build_millis: elapsed_ms(start),
             inputs: key.inputs.clone(),
         };
-        let mut f = File::create(&tmp_stamp).map_err(|e| e.to_string())?;
-        f.write_all(&serde_json::to_vec_pretty(&stamp).unwrap_or_default())
-            .and_then(|_| f.sync_all())
-            .map_err(|e| e.to_string())?;
+        File::create(&tmp_stamp)
+            .and_then(|mut f| {
+                f.write_all(&serde_json::to_vec_pretty(&stamp).unwrap_or_default())?;
+                f.sync_all()
+            })
+            .map_err(WorkspaceError::io("cannot write the stamp"))?;
         // Stamp first, workspace second: a reader that sees the workspace
         // also sees its stamp; one that sees only the stamp finds no file.
-        fs::rename(&tmp_stamp, &p.stamp).map_err(|e| e.to_string())?;
-        fs::rename(&tmp, &p.workspace).map_err(|e| e.to_string())?;
+        fs::rename(&tmp_stamp, &p.stamp)
+            .and_then(|()| fs::rename(&tmp, &p.workspace))
+            .map_err(WorkspaceError::io("cannot publish the workspace"))?;
         prune(dir, KEEP);
         Ok(())
     })();
@@ -780,14 +834,17 @@ fn symbolic(addr: u64) -> Option<(Vec<u8>, u64)> {
 }
 
 /// Write the method-table dump ([`METHOD_DUMP_GAP`]) to `path`.
-fn dump_methods(gap: &crate::runtime::Gap, path: &Path) -> Result<(), String> {
-    let path = path.to_str().ok_or("cache path is not UTF-8")?;
+fn dump_methods(gap: &crate::runtime::Gap, path: &Path) -> Result<(), WorkspaceError> {
+    let path = path
+        .to_str()
+        .ok_or_else(|| WorkspaceError::UnusablePath(path.to_path_buf()))?;
     let code = format!(
         "CallFuncList(function(dump) local out; \
          out := OutputTextFile({path:?}, false); SetPrintFormattingStatus(out, false); \
          dump(out); CloseStream(out); return true; end, [{METHOD_DUMP_GAP}]);\n"
     );
-    gap.eval_value(&code).map(|_| ()).map_err(|e| e.to_string())
+    gap.eval_value(&code).map(|_| ())?;
+    Ok(())
 }
 
 /// In the trial-load child: the restored (and repaired) GAP must equal the
@@ -831,7 +888,7 @@ fn same_as_normal_start(
         ));
     }
     let restored = restored_methods(methods);
-    dump_methods(gap, &restored).map_err(|e| (7, e))?;
+    dump_methods(gap, &restored).map_err(|e| (7, e.to_string()))?;
     let same = fs::read(methods).ok() == fs::read(&restored).ok();
     let _ = fs::remove_file(&restored);
     if !same {
@@ -877,19 +934,22 @@ fn log_tail(log: &Path) -> String {
 /// `log`) and return its exit code (minus the signal number when killed).
 /// The caller has checked the process is single-threaded and GAP is not
 /// initialised here.
-fn in_child(log: &Path, f: impl FnOnce() -> i32) -> Result<i32, String> {
+fn in_child(log: &Path, f: impl FnOnce() -> i32) -> Result<i32, WorkspaceError> {
     let devnull = File::options()
         .read(true)
         .write(true)
         .open("/dev/null")
-        .map_err(|e| e.to_string())?;
+        .map_err(WorkspaceError::io("cannot open /dev/null"))?;
     let log_file =
-        File::create(log).map_err(|e| format!("cannot write to the cache folder: {e}"))?;
+        File::create(log).map_err(WorkspaceError::io("cannot write to the cache folder"))?;
     // SAFETY: the process has one thread (checked by the caller), so the
     // child is a complete copy and may do anything; it leaves through
     // `_exit` without running the parent's atexit handlers or unwinding.
     match unsafe { nix::unistd::fork() } {
-        Err(e) => Err(format!("fork failed: {e}")),
+        Err(source) => Err(WorkspaceError::Process {
+            what: "fork",
+            source,
+        }),
         Ok(ForkResult::Child) => {
             // SAFETY: plain descriptor duplication in the child.
             unsafe {
@@ -908,7 +968,12 @@ fn in_child(log: &Path, f: impl FnOnce() -> i32) -> Result<i32, String> {
                 Ok(WaitStatus::Signaled(_, sig, _)) => return Ok(-(sig as i32)),
                 Ok(_) => continue,
                 Err(nix::errno::Errno::EINTR) => continue,
-                Err(e) => return Err(format!("waiting for the child failed: {e}")),
+                Err(source) => {
+                    return Err(WorkspaceError::Process {
+                        what: "waiting for the child",
+                        source,
+                    })
+                }
             }
         },
     }

@@ -48,12 +48,50 @@ fn scalars_round_trip() {
     });
 }
 
+/// Conversion failures say what was converted to what (issue 12 item 4).
+#[test]
+fn conversion_errors_carry_from_and_to() {
+    with_gap(|gap| {
+        match gap.eval_value("2^64").unwrap().extract::<u64>() {
+            Err(Error::Conversion { from, to, detail }) => {
+                assert_eq!((from.as_str(), to.as_str()), ("GAP integer", "u64"));
+                assert!(detail.contains("18446744073709551616"), "{detail}");
+            }
+            other => panic!("expected a conversion error, got {other:?}"),
+        }
+        match gap.eval_value("\"abc\"").unwrap().extract::<i64>() {
+            Err(Error::Conversion { from, to, .. }) => {
+                assert_eq!((from.as_str(), to.as_str()), ("GAP String", "an integer"));
+            }
+            other => panic!("expected a conversion error, got {other:?}"),
+        }
+        match gap
+            .eval_value("[\"a\",, \"c\"]")
+            .unwrap()
+            .extract::<Vec<String>>()
+        {
+            Err(Error::Conversion { from, to, detail }) => {
+                assert_eq!(from, "GAP list");
+                assert!(to.contains("Vec<"), "{to}");
+                assert!(detail.contains("position 2"), "{detail}");
+            }
+            other => panic!("expected a conversion error, got {other:?}"),
+        }
+    });
+}
+
 #[test]
 fn range_checks_are_errors_not_panics() {
     with_gap(|gap| {
         let big = gap.eval_value("2^64").unwrap();
-        assert!(matches!(big.extract::<u64>(), Err(Error::Conversion(_))));
-        assert!(matches!(big.extract::<i64>(), Err(Error::Conversion(_))));
+        assert!(matches!(
+            big.extract::<u64>(),
+            Err(Error::Conversion { .. })
+        ));
+        assert!(matches!(
+            big.extract::<i64>(),
+            Err(Error::Conversion { .. })
+        ));
         assert_eq!(big.extract::<u128>().unwrap(), 1u128 << 64);
         assert!(gap.eval_value("-1").unwrap().extract::<u32>().is_err());
         assert!(gap.eval_value("300").unwrap().extract::<u8>().is_err());
@@ -69,7 +107,10 @@ fn range_checks_are_errors_not_panics() {
             .unwrap()
             .extract::<i64>()
             .unwrap_err();
-        assert!(e.to_string().contains("expected an integer"), "{e}");
+        assert!(
+            matches!(&e, Error::Conversion { to, .. } if to == "an integer"),
+            "{e}"
+        );
         assert!(gap.eval_value("1/2").unwrap().extract::<i64>().is_err());
         assert!(gap.eval_value("fail").unwrap().extract::<bool>().is_err());
         assert!(gap

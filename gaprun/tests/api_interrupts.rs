@@ -29,6 +29,29 @@ fn interrupt_sent_while_gap_is_idle_does_not_fail_the_next_call() {
     assert_eq!(r, Ok(5050));
 }
 
+/// The read-eval loop counts an interrupt by the shim's status, and not an
+/// ordinary error that says GAP's words (issue 12 item 4).
+#[test]
+fn loop_reports_count_interrupts_by_status() {
+    let _serial = serial();
+    let counts = with_gap(|gap| {
+        let mode = gaprun::LoopMode::default();
+        let looped = gap
+            .with_deadline(Duration::from_millis(200), |gap| {
+                gap.run_string("while true do od;\n", mode)
+            })
+            .map(|r| (r.errors, r.interrupted));
+        let fake = gap
+            .run_string("Error(\"user interrupt\");\n", mode)
+            .map(|r| (r.errors, r.interrupted));
+        (
+            looped.map_err(|e| e.to_string()),
+            fake.map_err(|e| e.to_string()),
+        )
+    });
+    assert_eq!(counts, (Ok((1, 1)), Ok((1, 0))));
+}
+
 #[test]
 fn nested_deadlines_keep_the_outer_one() {
     let _serial = serial();

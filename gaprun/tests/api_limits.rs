@@ -52,4 +52,17 @@ fn memory_limit_is_its_own_error_and_gap_goes_on() {
         .unwrap_err();
     assert!(matches!(e, Error::Gap(_)), "{e:?}");
     assert_eq!(gap.eval_as::<i64>("3+3").unwrap(), 6);
+    // The command-line read-eval loop counts the limit from the shim's
+    // status too, and not an ordinary error with the same words.
+    let mode = gaprun::LoopMode::default();
+    let report = gap
+        .run_string(&format!("{grow}\nUnbind(l);\n"), mode)
+        .unwrap();
+    assert_eq!((report.errors, report.memory_limit), (1, 1), "{report:?}");
+    gap.collect(true).unwrap();
+    let report = gap
+        .run_string("Error(\"reached the pre-set memory limit\");\n", mode)
+        .unwrap();
+    assert_eq!((report.errors, report.memory_limit), (1, 0), "{report:?}");
+    assert_eq!(report.interrupted, 0);
 }

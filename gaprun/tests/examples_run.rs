@@ -54,3 +54,29 @@ fn permutation_search_finds_a_generating_pair() {
     let out = run(Command::new(example("perm_search")).arg("5"));
     assert!(out.contains("= A_5") || out.contains("= S_5"), "{out}");
 }
+
+#[test]
+fn start_time_starts_both_ways() {
+    let cache = PathBuf::from(env!("CARGO_TARGET_TMPDIR"))
+        .join(format!("start-time-cache-{}", std::process::id()));
+    for how in ["builder", "builder", "init"] {
+        let out = run(Command::new(example("start_time"))
+            .arg(how)
+            .env("GAPRUN_WORKSPACE_CACHE", &cache));
+        assert!(
+            out.starts_with(&format!("{how}: started in "))
+                && out.contains("Size(SymmetricGroup(5)) = 120"),
+            "{out}"
+        );
+    }
+    // The builder runs left a workspace in the cache.
+    let saved = std::fs::read_dir(&cache)
+        .map(|d| {
+            d.flatten()
+                .filter(|e| e.path().extension().is_some_and(|x| x == "ws"))
+                .count()
+        })
+        .unwrap_or(0);
+    assert_eq!(saved, 1);
+    let _ = std::fs::remove_dir_all(&cache);
+}

@@ -543,6 +543,7 @@ static void read_eval_input(TypInputFile * input, int flags,
         if (in_break && (flags & GAPRUN_LOOP_BREAK_OUTPUT))
             redirected = OpenOutput(&errout, "*errout*", FALSE) ? 1 : 0;
         uint64_t   raised_before = error_count;
+        thrown_kind = THROWN_ERROR;
         ExecStatus st = ReadEvalCommand(0, input, &value, &dual);
         /* (st, raised, just_quit are not changed inside the GAP_TRY below,
          * so they need not be volatile) */
@@ -611,6 +612,14 @@ static void read_eval_input(TypInputFile * input, int flags,
         }
         if (st == STATUS_ERROR) {
             report->errors++;
+            /* The kind noted when the error was thrown (a syntax error
+             * leaves THROWN_ERROR): interrupts and memory-limit errors are
+             * told apart without reading GAP's message. */
+            int kind = raised ? thrown_status() : GAPRUN_ERROR;
+            if (kind == GAPRUN_INTERRUPTED)
+                report->interrupted++;
+            else if (kind == GAPRUN_MEMORY_LIMIT)
+                report->memory_limit++;
             if (flags & GAPRUN_LOOP_STOP_ON_ERROR)
                 break;
             if (raised && !just_quit)

@@ -95,6 +95,8 @@ typedef struct {
     uint64_t errors;     /* statements that raised an error */
     int quit;            /* 0 none, 1 `quit;`, 2 `QUIT;` or QuitGap() */
     int exit_code;       /* GAP's exit code after QUIT (GapExitCode()) */
+    uint64_t interrupted;  /* of the errors: interrupts ("user interrupt") */
+    uint64_t memory_limit; /* of the errors: GAP's -o memory limit reached */
 } gaprun_loop_report;
 
 /* Read and execute statements from a file ("*stdin*" for standard input),

@@ -21,7 +21,7 @@ pub fn run(gap: &GapArgs, args: &InfoArgs) -> i32 {
     let (options, facts, decision) = match gap.resolve(args.jobs) {
         Ok(x) => x,
         Err(e) => {
-            eprintln!("gaprun: memory policy: {e}");
+            eprintln!("gaprun: {}", super::options::policy_message(&e));
             return EXIT_USAGE;
         }
     };

@@ -1,13 +1,13 @@
 //! Options shared by every subcommand that starts GAP.
 
 use clap::Args;
-use gaprun::pool::{apply_policy, MachineFacts, PoolDecision};
+use gaprun::pool::{MachineFacts, PoolDecision};
 use gaprun::size::parse_size;
-use gaprun::workspace::{self, CacheSettings, CacheStatus};
-use gaprun::GapOptions;
+use gaprun::workspace::{CacheSettings, CacheStatus};
+use gaprun::{GapBuilder, GapOptions};
 use std::path::PathBuf;
 
-fn size_arg(s: &str) -> Result<u64, String> {
+fn size_arg(s: &str) -> Result<u64, gaprun::size::ValueError> {
     parse_size(s)
 }
 
@@ -102,21 +102,36 @@ impl GapArgs {
         env_bool("GAPRUN_HUGEPAGES")
     }
 
+    /// The library's start path ([`GapBuilder`]: pool policy, then the
+    /// workspace cache) for these arguments and `planned_workers` forked
+    /// workers (user values win).
+    pub fn builder(&self, planned_workers: u32) -> GapBuilder {
+        let settings = self.cache_settings();
+        let mut builder = GapBuilder::new(self.options())
+            .planned_workers(planned_workers)
+            .noreserve(self.noreserve_choice())
+            .hugepages(self.hugepages_choice())
+            .workspace_cache(settings.enabled);
+        if let Some(dir) = settings.dir {
+            builder = builder.cache_dir(dir);
+        }
+        builder
+    }
+
     /// GAP options with the memory settings decided by the pool policy
     /// for `planned_workers` forked workers (user values win).
     pub fn resolve(
         &self,
         planned_workers: u32,
-    ) -> Result<(GapOptions, MachineFacts, PoolDecision), String> {
-        let mut options = self.options();
-        let (facts, decision) = apply_policy(
-            &mut options,
-            planned_workers,
-            self.noreserve_choice(),
-            self.hugepages_choice(),
-        )
-        .map_err(|e| e.to_string())?;
-        Ok((options, facts, decision))
+    ) -> gaprun::Result<(GapOptions, MachineFacts, PoolDecision)> {
+        let prepared = self
+            .builder(planned_workers)
+            .workspace_cache(false)
+            .prepare()?;
+        let (facts, decision) = prepared
+            .policy
+            .expect("the builder applies the pool policy by default");
+        Ok((prepared.options, facts, decision))
     }
 
     /// Whether and where to cache saved workspaces.
@@ -134,23 +149,29 @@ impl GapArgs {
     ///
     /// Memory is decided first by the pool policy for `planned_workers`
     /// (never saved into the workspace: it is decided at every start).
-    pub fn start_options(&self, planned_workers: u32) -> Result<(GapOptions, CacheStatus), String> {
-        let (options, _, _) = self.resolve(planned_workers)?;
-        let (options, status) = workspace::prepare(options, &self.cache_settings());
+    pub fn start_options(&self, planned_workers: u32) -> gaprun::Result<(GapOptions, CacheStatus)> {
+        let prepared = self.builder(planned_workers).prepare()?;
+        let status = prepared.cache;
         for w in &status.warnings {
             eprintln!("gaprun: warning: {w}");
         }
         if std::env::var("GAPRUN_DEBUG")
             .is_ok_and(|v| v.split(',').any(|p| p == "workspace" || p == "all"))
         {
+            // The library's reason names no flag; say which one disabled it.
+            let flag = if self.no_workspace {
+                " (--no-workspace)"
+            } else {
+                ""
+            };
             eprintln!(
-                "gaprun: workspace: {} ({}; {} ms)",
+                "gaprun: workspace: {} ({}{flag}; {} ms)",
                 if status.used { "used" } else { "not used" },
                 status.reason,
                 status.millis
             );
         }
-        Ok((options, status))
+        Ok((prepared.options, status))
     }
 
     /// GAP options from the command line (memory values the user did not
@@ -172,6 +193,19 @@ impl GapArgs {
             ..GapOptions::default()
         }
     }
+}
+
+/// Why GAP cannot be started with these memory settings, for the command
+/// line: the library's message, plus the flag the user can change.
+pub fn policy_message(e: &gaprun::Error) -> String {
+    use gaprun::pool::PolicyError;
+    let flag = match e {
+        gaprun::Error::Policy(PolicyError::HardLimitTooSmall(_)) => " (-K/--hard-limit)",
+        gaprun::Error::Policy(PolicyError::SbrkOnLinux) => " (-s/--pool-size)",
+        gaprun::Error::Policy(PolicyError::NoreserveUnavailable) => " (--noreserve)",
+        _ => "",
+    };
+    format!("memory policy: {e}{flag}")
 }
 
 /// A yes/no environment setting (`1/true/yes`, `0/false/no`), else unset.

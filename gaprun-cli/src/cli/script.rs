@@ -20,7 +20,7 @@ pub fn start_gap(args: &GapArgs, planned_workers: u32) -> Result<Gap, i32> {
     let options = match args.start_options(planned_workers) {
         Ok((options, _cache)) => options,
         Err(e) => {
-            eprintln!("gaprun: memory policy: {e}");
+            eprintln!("gaprun: {}", super::options::policy_message(&e));
             return Err(EXIT_USAGE);
         }
     };

@@ -14,17 +14,24 @@ use std::io::Write;
 use std::os::fd::{AsRawFd, OwnedFd};
 use std::os::unix::ffi::OsStrExt;
 
-/// GAP's messages when a task reaches its workspace limit: `-o` (a GAP
-/// error) or `-K` (GAP stops the process).
-pub(super) const MEMORY_MESSAGES: [&str; 4] = [
-    "exceeded the permitted memory",
-    "reached the pre-set memory limit",
+/// GAP's messages when it ends the process at its workspace limit: the
+/// hard limit (`-K`) or a failed growth of the pool. GAP gives no status
+/// there (it prints and exits, so the worker cannot report), so the parent
+/// can only recognise them in what the worker printed. The catchable limit
+/// (`-o`) has a status of its own from the shim and needs no text.
+pub(super) const FATAL_MEMORY_MESSAGES: [&str; 2] = [
     "will not extend workspace above -K limit",
     "cannot extend the workspace any more",
 ];
 
-fn is_memory_message(text: &str) -> bool {
-    MEMORY_MESSAGES.iter().any(|m| text.contains(m))
+/// Whether GAP's error `message` is GASMAN failing an allocation because
+/// the workspace cannot grow (up to the hard limit): "Cannot allocate N
+/// bytes: cannot extend the workspace any more!!". GAP raises it as an
+/// ordinary error, with no status the shim could report (unlike the `-o`
+/// limit, which comes through GAP's interrupt executor), so it is the one
+/// memory error a worker recognises by its text.
+fn is_allocation_failure(message: &str) -> bool {
+    message.starts_with("Cannot allocate ") && message.contains(FATAL_MEMORY_MESSAGES[1])
 }
 
 /// The child's own account of its task, sent over the report pipe.
@@ -39,12 +46,24 @@ pub(super) struct ChildReport {
 }
 
 impl ChildReport {
+    /// A statement failed with GAP's `message`; whether it was the memory
+    /// limit is told by the caller from the shim's status (except for
+    /// GASMAN's allocation failure, which has none).
     fn note_error(&mut self, message: String) {
         self.errors += 1;
-        if is_memory_message(&message) {
+        if is_allocation_failure(&message) {
             self.memory_exceeded = true;
         }
         self.error.get_or_insert(message);
+    }
+
+    /// A call into GAP failed: the variant says whether it reached the
+    /// memory limit.
+    fn note_failure(&mut self, e: &crate::Error) {
+        if matches!(e, crate::Error::MemoryLimit) {
+            self.memory_exceeded = true;
+        }
+        self.note_error(e.to_string());
     }
 }
 
@@ -166,6 +185,7 @@ fn run_task(gap: &Gap, task: &Task) -> ChildReport {
     let mut report = ChildReport::default();
     for (name, value) in &task.vars {
         if let Err(e) = bind_var(gap, name, value) {
+            report.memory_exceeded = matches!(e, crate::Error::MemoryLimit);
             report.note_error(format!("binding `{name}`: {e}"));
             return report;
         }
@@ -185,11 +205,14 @@ fn run_task(gap: &Gap, task: &Task) -> ChildReport {
             match result {
                 Ok(loop_report) => {
                     report.quit_code = loop_report.quit_code;
+                    if loop_report.memory_limit > 0 {
+                        report.memory_exceeded = true;
+                    }
                     if loop_report.errors > 0 {
                         report.note_error(captured.message);
                     }
                 }
-                Err(e) => report.note_error(e.to_string()),
+                Err(e) => report.note_failure(&e),
             }
         }
         TaskKind::Test(path) => {
@@ -222,7 +245,7 @@ fn run_statements(gap: &Gap, code: &str, report: &mut ChildReport) {
     let opened =
         check(unsafe { sys::gaprun_fork_steps_open(code.as_ptr() as *const _, code.len()) });
     if let Err(e) = opened {
-        report.note_error(e.to_string());
+        report.note_failure(&e);
         return;
     }
     loop {
@@ -236,7 +259,7 @@ fn run_statements(gap: &Gap, code: &str, report: &mut ChildReport) {
         // SAFETY: `step` is a valid out-parameter; the shim catches GAP
         // errors (each statement's inside ReadEvalCommand).
         if let Err(e) = check(unsafe { sys::gaprun_fork_step(&mut step) }) {
-            report.note_error(e.to_string());
+            report.note_failure(&e);
             break;
         }
         match step.kind as u32 {
@@ -247,7 +270,7 @@ fn run_statements(gap: &Gap, code: &str, report: &mut ChildReport) {
                     match view_bytes(gap, step.value) {
                         Ok(v) => Some(v),
                         Err(e) => {
-                            report.note_error(e.to_string());
+                            report.note_failure(&e);
                             None
                         }
                     }

@@ -1,7 +1,7 @@
 //! The parent's side: fork workers, watch their pipes, limits and exits,
 //! and turn what it saw into [`TaskResult`]s.
 
-use super::child::{child_main, ChildReport, MEMORY_MESSAGES};
+use super::child::{child_main, ChildReport, FATAL_MEMORY_MESSAGES};
 use super::reap::{self, BatchGuard};
 use super::{ensure_single_thread, signal_name, ForkOptions, Task, TaskOutcome, TaskResult};
 use crate::error::{Error, Result};
@@ -380,7 +380,9 @@ fn finish(r: &mut Running, status: i32, usage: &libc::rusage) -> TaskResult {
     } else {
         (None, None)
     };
-    let memory_text = MEMORY_MESSAGES
+    // A worker that ended without reporting may have been ended by GAP at
+    // its hard limit: GAP gives no status for that, only its message.
+    let memory_text = FATAL_MEMORY_MESSAGES
         .iter()
         .any(|m| stderr.windows(m.len()).any(|w| w == m.as_bytes()));
     let (outcome, mut error) = match (r.killed, &report, signal) {

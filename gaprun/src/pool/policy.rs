@@ -214,8 +214,8 @@ pub enum PolicyError {
     SbrkOnLinux,
     /// A hard limit (bytes) below [`GAP_MIN_HARD_LIMIT`]: GAP could not start.
     #[error(
-        "hard limit {} is too small: GAP needs a hard limit (-K) of at least {}m to start \
-         (or -K 0 for none)",
+        "hard limit {} is too small: GAP needs a hard limit of at least {}m to start \
+         (or 0 for none)",
         crate::size::format_bytes(*.0),
         GAP_MIN_HARD_LIMIT >> 20
     )]

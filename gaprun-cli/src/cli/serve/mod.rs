@@ -60,7 +60,7 @@ pub fn run(args: &GapArgs, serve: &ServeArgs) -> i32 {
     let options = match args.start_options(PLANNED_SESSIONS) {
         Ok((options, _cache)) => options,
         Err(e) => {
-            eprintln!("gaprun: memory policy: {e}");
+            eprintln!("gaprun: {}", crate::cli::options::policy_message(&e));
             return EXIT_USAGE;
         }
     };
