@@ -110,7 +110,7 @@ fuzz_target!(init: init(), |data: &[u8]| {
         .expect("the parent's GAP answers");
     assert_eq!(gap.view(&sum).unwrap(), "338350");
     let total: u64 = COUNTS.iter().map(|c| c.load(Ordering::Relaxed)).sum();
-    if total % 2000 == 0 || (seen == 1 && slot >= 6) {
+    if total.is_multiple_of(2000) || (seen == 1 && slot >= 6) {
         let counts: Vec<String> = NAMES
             .iter()
             .zip(&COUNTS)
