@@ -6,7 +6,9 @@ use std::fmt;
 /// An error raised inside GAP, as GAP printed it.
 #[derive(Clone, PartialEq, Eq)]
 pub struct GapError {
-    /// The message, without GAP's leading `Error, ` (first paragraph).
+    /// GAP's whole message, without its leading `Error, ` and without the
+    /// traceback (it may span lines, e.g. GAP's memory-limit message;
+    /// captured without GAP's 80-column line breaks).
     pub message: String,
     /// Everything GAP printed for this error: message and traceback.
     pub text: String,
@@ -19,15 +21,28 @@ impl GapError {
     pub fn from_gap_text(text: &str) -> GapError {
         let text = text.trim_end_matches('\n').to_string();
         let body = text.strip_prefix("Error, ").unwrap_or(&text);
-        // GAP ends the message line with " in" (statement follows) or
-        // " called from" when it prints a traceback.
-        let first = body.lines().next().unwrap_or("");
-        let message = first
-            .strip_suffix(" in")
-            .or_else(|| first.strip_suffix(" called from"))
-            .unwrap_or(first)
-            .trim_end()
-            .to_string();
+        let message = if text.starts_with("Syntax error") {
+            // GAP's syntax errors: the message line, then the source line
+            // and a caret.
+            body.lines().next().unwrap_or("")
+        } else {
+            // GAP's ErrorInner prints the message, then (traceback on)
+            // " in\n  STATEMENT" or " at FILE:LINE called from", or a line
+            // "not in any function ...": the message ends at the first.
+            let end = [" in\n", " called from", "\nnot in any function"]
+                .iter()
+                .filter_map(|m| body.find(m))
+                .min()
+                .unwrap_or(body.len());
+            let msg = &body[..end];
+            // " at FILE:LINE" before " called from" is the location
+            match msg.rfind(" at ") {
+                Some(at) if end < body.len() && find_location(&msg[at..]).is_some() => &msg[..at],
+                _ => msg,
+            }
+        }
+        .trim_end()
+        .to_string();
         let message = if message.is_empty() {
             "GAP raised an error without a message".to_string()
         } else {
@@ -93,17 +108,29 @@ impl fmt::Debug for GapError {
 }
 
 /// Everything that can go wrong in gaprun.
+///
+/// `#[non_exhaustive]`: match it with a `_` arm, new kinds may be added.
 #[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
 pub enum Error {
     /// GAP raised an error (syntax or runtime); GAP stays usable.
     #[error("GAP error: {0}")]
     Gap(GapError),
-    /// A computation was interrupted (Ctrl-C or a deadline); GAP stays usable.
+    /// A computation was interrupted (Ctrl-C, a deadline, an
+    /// [`InterruptHandle`](crate::interrupt::InterruptHandle)); GAP stays
+    /// usable. Recognised by where GAP raised it, not by its message.
     #[error("interrupted")]
     Interrupted,
-    /// GAP executed `QUIT;` / `QuitGap(n)`.
-    #[error("GAP quit with exit code {0}")]
-    Quit(i32),
+    /// GAP reached its pre-set memory limit (`-o`, `GapOptions::warn_limit`)
+    /// and stopped the computation; GAP stays usable. (At the hard limit,
+    /// `-K`, GAP ends the whole process instead: that cannot be caught.)
+    #[error("GAP reached its memory limit (-o)")]
+    MemoryLimit,
+    /// GAP quit: `QUIT;`, `QuitGap(n)` / `QUIT_GAP(n)`; `code` is the exit
+    /// code GAP would exit with. GAP's quit flags are reset, so GAP stays
+    /// usable and the caller decides whether to exit.
+    #[error("GAP quit with exit code {code}")]
+    Quit { code: i32 },
     /// GAP is initialised once per process; this asked for something else.
     #[error("GAP is already initialised in this process: {0}")]
     AlreadyInitialized(String),
@@ -161,6 +188,22 @@ mod tests {
         let e = GapError::from_gap_text("Syntax error: ; expected in stream:1\nx := ;\n     ^\n");
         assert_eq!(e.message, "Syntax error: ; expected in stream:1");
         assert_eq!(e.location, Some(("stream".to_string(), 1)));
+    }
+
+    #[test]
+    fn keeps_multi_line_message_and_drops_location() {
+        let e = GapError::from_gap_text(
+            "Error, reached the pre-set memory limit\n(change it with the -o command line option) in\n  Add( l, 1 ); at stream:1 called from \n",
+        );
+        assert_eq!(
+            e.message,
+            "reached the pre-set memory limit\n(change it with the -o command line option)"
+        );
+        let e = GapError::from_gap_text(
+            "Error, a at stream:2 called from\nnot in any function at stream:2\n",
+        );
+        assert_eq!(e.message, "a");
+        assert_eq!(e.location, Some(("stream".to_string(), 2)));
     }
 
     #[test]

@@ -674,7 +674,10 @@ fn child_run(
     }
     // Test() must see GAP's own error stream (it folds error messages into
     // the output it compares); other tasks capture errors for the report.
-    gap.set_error_capture(!matches!(task.kind, TaskKind::Test(_)));
+    if let Err(e) = gap.set_error_capture(!matches!(task.kind, TaskKind::Test(_))) {
+        eprintln!("gaprun: {e}");
+        return 3;
+    }
     let report = run_task(gap, task);
     let _ = std::io::stdout().flush();
     let _ = std::io::stderr().flush();

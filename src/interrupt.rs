@@ -24,8 +24,10 @@
 use crate::error::{Error, Result};
 use crate::runtime::{check, Gap};
 use crate::sys;
-use std::sync::OnceLock;
-use std::time::Duration;
+use std::cell::RefCell;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::{Arc, OnceLock};
+use std::time::{Duration, Instant};
 
 /// The signal gaprun uses to interrupt GAP on its thread (a real-time
 /// signal, so it does not collide with SIGALRM users). glibc reserves the
@@ -71,47 +73,95 @@ pub fn install_sigint_handler() -> Result<()> {
 /// rusqlite's `InterruptHandle`). `Send + Sync`: it only sends a signal to
 /// the GAP thread, whose handler asks GAP to stop.
 ///
-/// If GAP is idle when the signal arrives, the request stays pending and
-/// interrupts the next statement; [`Gap::clear_interrupt`] drops it.
+/// A request that arrives while GAP is idle is dropped when the next call
+/// into GAP starts, so it never fails an unrelated later call. A handle
+/// whose GAP thread has ended, or used in a process forked after it was
+/// made, does nothing (it would otherwise signal a thread that is not GAP's
+/// — a reused thread id, or the parent's GAP thread).
 #[derive(Debug, Clone)]
 pub struct InterruptHandle {
     pid: libc::pid_t,
     tid: libc::pid_t,
+    thread_alive: Arc<AtomicBool>,
+}
+
+/// Marks the GAP thread as ended when its thread-locals are destroyed.
+struct ThreadAlive(Arc<AtomicBool>);
+
+impl Drop for ThreadAlive {
+    fn drop(&mut self) {
+        self.0.store(false, Ordering::SeqCst);
+    }
+}
+
+thread_local! {
+    static THREAD_ALIVE: ThreadAlive = ThreadAlive(Arc::new(AtomicBool::new(true)));
+    /// Deadlines of the `with_deadline` scopes now open, innermost last.
+    static DEADLINES: RefCell<Vec<Instant>> = const { RefCell::new(Vec::new()) };
 }
 
 impl InterruptHandle {
-    /// Ask GAP to stop its running computation.
+    /// Ask GAP to stop its running computation. Does nothing when GAP is
+    /// idle (see above), when its thread has ended, or in a forked child.
     pub fn interrupt(&self) -> Result<()> {
-        // SAFETY: tgkill to a thread of this process with a signal whose
-        // handler is installed (by Gap::interrupt_handle).
+        // SAFETY: getpid has no preconditions.
+        if unsafe { libc::getpid() } != self.pid || !self.thread_alive.load(Ordering::SeqCst) {
+            return Ok(());
+        }
+        // SAFETY: tgkill to the GAP thread of this process (checked alive
+        // above) with a signal whose handler is installed (by
+        // Gap::interrupt_handle).
         let r = unsafe { libc::syscall(libc::SYS_tgkill, self.pid, self.tid, interrupt_signal()) };
         if r == 0 {
-            Ok(())
-        } else {
-            Err(Error::Io(std::io::Error::last_os_error()))
+            return Ok(());
         }
+        let e = std::io::Error::last_os_error();
+        if e.raw_os_error() == Some(libc::ESRCH) {
+            // the thread ended between the check and the signal
+            return Ok(());
+        }
+        Err(Error::Io(e))
     }
+}
+
+/// Arm the one timer for the earliest open deadline (at once if it has
+/// passed), or leave it disarmed when none is open.
+fn arm_earliest() -> Result<()> {
+    let Some(earliest) = DEADLINES.with(|d| d.borrow().iter().min().copied()) else {
+        return Ok(());
+    };
+    let left = earliest.saturating_duration_since(Instant::now());
+    let nanos = u64::try_from(left.as_nanos()).unwrap_or(u64::MAX).max(1);
+    // SAFETY: arms a timer that signals this (the GAP) thread.
+    let r = unsafe { sys::gaprun_deadline_arm(interrupt_signal(), nanos) };
+    if r != 0 {
+        return Err(Error::Io(std::io::Error::from_raw_os_error(-r)));
+    }
+    Ok(())
 }
 
 impl Gap {
     /// Run `f`; if it is still running after `timeout`, GAP's computation
     /// is interrupted and `f` sees [`Error::Interrupted`] from the GAP call
-    /// that was running. GAP is usable afterwards.
+    /// that was running (and from every later call inside `f`). GAP is
+    /// usable afterwards.
+    ///
+    /// Deadlines nest: an inner `with_deadline` never extends or cancels
+    /// an outer one; whichever expires first interrupts.
     pub fn with_deadline<'gap, R>(
         &'gap self,
         timeout: Duration,
         f: impl FnOnce(&'gap Gap) -> Result<R>,
     ) -> Result<R> {
         ensure_handler()?;
-        let nanos = u64::try_from(timeout.as_nanos()).unwrap_or(u64::MAX);
-        // SAFETY: arms a timer that signals this (the GAP) thread.
-        let r = unsafe { sys::gaprun_deadline_arm(interrupt_signal(), nanos) };
-        if r != 0 {
-            return Err(Error::Io(std::io::Error::from_raw_os_error(-r)));
-        }
-        struct Disarm;
-        impl Drop for Disarm {
+        let deadline = Instant::now()
+            .checked_add(timeout)
+            .unwrap_or_else(|| Instant::now() + Duration::from_secs(u32::MAX as u64));
+        DEADLINES.with(|d| d.borrow_mut().push(deadline));
+        struct Scope;
+        impl Drop for Scope {
             fn drop(&mut self) {
+                DEADLINES.with(|d| d.borrow_mut().pop());
                 // SAFETY: deletes the timer; a signal already generated is
                 // delivered before timer_delete returns to this thread, so
                 // clearing afterwards leaves no stale request behind.
@@ -119,11 +169,17 @@ impl Gap {
                     sys::gaprun_deadline_disarm();
                     sys::gaprun_interrupt_clear();
                 }
+                // The enclosing scope's deadline goes on (firing at once if
+                // it passed meanwhile). Arming failed before for the same
+                // timer, so it cannot fail now; if it did, the outer scope
+                // would merely run without its limit.
+                let _ = arm_earliest();
             }
         }
-        let guard = Disarm;
+        let scope = Scope;
+        arm_earliest()?;
         let out = f(self);
-        drop(guard);
+        drop(scope);
         out
     }
 
@@ -132,7 +188,12 @@ impl Gap {
         ensure_handler()?;
         // SAFETY: plain system calls.
         let (pid, tid) = unsafe { (libc::getpid(), libc::gettid()) };
-        Ok(InterruptHandle { pid, tid })
+        let thread_alive = THREAD_ALIVE.with(|a| a.0.clone());
+        Ok(InterruptHandle {
+            pid,
+            tid,
+            thread_alive,
+        })
     }
 
     /// Drop an interrupt that was requested while GAP was idle.

@@ -66,9 +66,12 @@ pub fn rooted_count() -> usize {
 
 /// The mark callback given to `GAP_Initialize`: marks every rooted object.
 pub(crate) extern "C" fn mark_roots() {
-    // Must not panic (it runs inside GAP's collector, a C frame).
-    let _ = ROOTS.try_with(|r| {
-        if let Ok(r) = r.try_borrow() {
+    // Must not panic (it runs inside GAP's collector, a C frame). If the
+    // table cannot be read (borrowed mutably, or gone with its thread),
+    // marking nothing would let GAP free objects Rust still holds: memory
+    // corruption later. Abort instead.
+    let marked = ROOTS.try_with(|r| match r.try_borrow() {
+        Ok(r) => {
             for &obj in &r.slots {
                 if !obj.is_null() {
                     // SAFETY: called from GASMAN's marking phase with a live
@@ -76,8 +79,18 @@ pub(crate) extern "C" fn mark_roots() {
                     unsafe { sys::gaprun_mark(obj) };
                 }
             }
+            true
         }
+        Err(_) => false,
     });
+    if marked != Ok(true) {
+        let msg = b"gaprun: GAP collected garbage while the root table was unreadable; aborting\n";
+        // SAFETY: write(2) on stderr with a valid buffer, then abort.
+        unsafe {
+            libc::write(2, msg.as_ptr().cast(), msg.len());
+            libc::abort();
+        }
+    }
 }
 
 /// A GAP object held by Rust, rooted for the collector while it lives.
@@ -150,5 +163,38 @@ impl fmt::Display for GapObj<'_> {
             Ok(s) => f.write_str(&s),
             Err(_) => f.write_str("<unviewable GAP object>"),
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::process::Command;
+
+    /// Marking with the root table borrowed aborts the process instead of
+    /// silently marking nothing. Runs itself in a child process (the abort
+    /// is the expected outcome), selected by an environment variable.
+    #[test]
+    fn mark_with_borrowed_root_table_aborts() {
+        if std::env::var_os("GAPRUN_TEST_MARK_BORROWED").is_some() {
+            ROOTS.with(|r| {
+                let _held = r.borrow_mut();
+                mark_roots();
+            });
+            std::process::exit(0); // not reached when mark_roots aborts
+        }
+        let exe = std::env::current_exe().unwrap();
+        let out = Command::new(exe)
+            .args([
+                "--exact",
+                "obj::tests::mark_with_borrowed_root_table_aborts",
+                "--nocapture",
+            ])
+            .env("GAPRUN_TEST_MARK_BORROWED", "1")
+            .output()
+            .unwrap();
+        use std::os::unix::process::ExitStatusExt;
+        assert_eq!(out.status.signal(), Some(libc::SIGABRT), "{out:?}");
+        assert!(String::from_utf8_lossy(&out.stderr).contains("root table was unreadable"));
     }
 }

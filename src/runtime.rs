@@ -207,6 +207,12 @@ pub struct Gap {
 pub struct Statement<'gap> {
     /// What the statement printed.
     pub output: String,
+    /// The exact bytes printed when they are not UTF-8 (`output` then holds
+    /// them lossily); `None` when `output` is exact.
+    pub output_bytes: Option<Vec<u8>>,
+    /// The exact bytes of GAP's error text when they are not UTF-8 (the
+    /// `error` then holds them lossily).
+    pub error_text_bytes: Option<Vec<u8>>,
     /// Its value, if it had one and raised no error.
     pub value: Option<GapObj<'gap>>,
     /// The value as GAP's REPL shows it (absent when `;;` suppressed it).
@@ -215,8 +221,34 @@ pub struct Statement<'gap> {
     pub error: Option<GapError>,
     /// It ended in `;;`.
     pub suppressed: bool,
-    /// It was `quit;`/`QUIT;` (evaluation stopped there).
+    /// It was `quit;`/`QUIT;` or called `QuitGap(n)` (evaluation stopped
+    /// there).
     pub quit: bool,
+    /// For `QUIT;` / `QuitGap(n)`: the exit code GAP would exit with
+    /// (`None` for `quit;`, which only leaves GAP's read-eval loop).
+    pub quit_code: Option<i32>,
+    /// It was interrupted (its `error` holds GAP's "user interrupt" text).
+    pub interrupted: bool,
+    /// It reached GAP's memory limit (`-o`; `error` holds GAP's text).
+    pub memory_limit: bool,
+}
+
+impl Statement<'_> {
+    /// How this statement failed, as the [`Error`] a single call would
+    /// return: [`Error::Interrupted`], [`Error::MemoryLimit`],
+    /// [`Error::Quit`] (for `QUIT;`/`QuitGap(n)`), [`Error::Gap`];
+    /// `None` when it succeeded or was a plain `quit;`.
+    pub fn failure(&self) -> Option<Error> {
+        if self.interrupted {
+            Some(Error::Interrupted)
+        } else if self.memory_limit {
+            Some(Error::MemoryLimit)
+        } else if let Some(code) = self.quit_code {
+            Some(Error::Quit { code })
+        } else {
+            self.error.clone().map(Error::Gap)
+        }
+    }
 }
 
 /// What a streaming read-eval loop did (command-line modes).
@@ -292,15 +324,21 @@ pub(crate) fn take_error() -> GapError {
 pub(crate) fn check(status: i32) -> Result<()> {
     match status as u32 {
         sys::GAPRUN_OK => Ok(()),
-        sys::GAPRUN_ERROR => {
-            let err = take_error();
-            if err.message.starts_with("user interrupt") {
-                Err(Error::Interrupted)
-            } else {
-                Err(Error::Gap(err))
-            }
+        sys::GAPRUN_ERROR => Err(Error::Gap(take_error())),
+        sys::GAPRUN_INTERRUPTED | sys::GAPRUN_MEMORY_LIMIT | sys::GAPRUN_QUIT => {
+            // GAP's message ("user interrupt", ...) is not needed: the
+            // status says what happened.
+            // SAFETY: plain shim call, no GAP error possible.
+            unsafe { sys::gaprun_error_clear() };
+            Err(match status as u32 {
+                sys::GAPRUN_INTERRUPTED => Error::Interrupted,
+                sys::GAPRUN_MEMORY_LIMIT => Error::MemoryLimit,
+                // SAFETY: reads a plain int the shim keeps.
+                _ => Error::Quit {
+                    code: unsafe { sys::gaprun_quit_code() },
+                },
+            })
         }
-        sys::GAPRUN_QUIT => Err(Error::Quit(0)),
         _ => Err(Error::InvalidArgument(
             "GAP is not initialised or the argument was not acceptable".into(),
         )),
@@ -493,16 +531,52 @@ impl Gap {
                 Ok(string_bytes(raw).map(|b| String::from_utf8_lossy(&b).into_owned()))
             };
             let view = text_at(4)?;
-            let output = text_at(5)?.unwrap_or_default();
-            let error_text = text_at(6)?.unwrap_or_default();
-            let error = (status == 1).then(|| GapError::from_gap_text(&error_text));
+            // Text and, when it is not UTF-8, its exact bytes.
+            let exact_text_at = |pos: usize| -> Result<(String, Option<Vec<u8>>)> {
+                let raw = list_elm(entry.raw(), pos)?;
+                let bytes = if raw.is_null() {
+                    None
+                } else {
+                    string_bytes(raw)
+                };
+                Ok(match bytes.map(String::from_utf8) {
+                    None => (String::new(), None),
+                    Some(Ok(text)) => (text, None),
+                    Some(Err(e)) => (
+                        String::from_utf8_lossy(e.as_bytes()).into_owned(),
+                        Some(e.into_bytes()),
+                    ),
+                })
+            };
+            let (output, output_bytes) = exact_text_at(5)?;
+            let (error_text, error_text_bytes) = exact_text_at(6)?;
+            let status = status as u32;
+            let failed = matches!(
+                status,
+                sys::GAPRUN_ERROR | sys::GAPRUN_INTERRUPTED | sys::GAPRUN_MEMORY_LIMIT
+            );
+            let error = failed.then(|| GapError::from_gap_text(&error_text));
+            let quit = status == sys::GAPRUN_QUIT;
+            // Position 7: the exit code, bound for QUIT;/QuitGap(n) only.
+            let code_raw = list_elm(entry.raw(), 7)?;
+            let quit_code = (quit && !code_raw.is_null()).then(|| {
+                let mut v = 0i64;
+                // SAFETY: reading a small integer, no allocation.
+                unsafe { sys::gaprun_int_value(code_raw, &mut v) };
+                v as i32
+            });
             statements.push(Statement {
                 output,
+                output_bytes,
+                error_text_bytes,
                 value,
                 view,
                 error,
                 suppressed,
-                quit: status == 2,
+                quit,
+                quit_code,
+                interrupted: status == sys::GAPRUN_INTERRUPTED,
+                memory_limit: status == sys::GAPRUN_MEMORY_LIMIT,
             });
         }
         Ok(statements)
@@ -524,14 +598,12 @@ impl Gap {
         let statements = self.eval_inner(code, false)?;
         let mut last = None;
         for st in statements {
-            if let Some(e) = st.error {
-                if e.message.starts_with("user interrupt") {
-                    return Err(Error::Interrupted);
-                }
-                return Err(Error::Gap(e));
+            if let Some(e) = st.failure() {
+                return Err(e);
             }
             if st.quit {
-                return Err(Error::Quit(0));
+                // a plain `quit;`: GAP leaves its read-eval loop with code 0
+                return Err(Error::Quit { code: 0 });
             }
             last = st.value;
         }
@@ -644,9 +716,12 @@ impl Gap {
 
     /// Capture GAP's error messages (library use, the default) or let GAP
     /// print them on stderr itself (command-line use).
-    pub fn set_error_capture(&self, capture: bool) {
-        // SAFETY: assigns a global that the shim keeps rooted.
-        unsafe { sys::gaprun_error_capture(capture as i32) };
+    ///
+    /// An error when GAP refuses (someone made `ERROR_OUTPUT` read-only).
+    pub fn set_error_capture(&self, capture: bool) -> Result<()> {
+        // SAFETY: assigns a global that the shim keeps rooted, inside the
+        // shim's jump point.
+        check(unsafe { sys::gaprun_error_capture(capture as i32) })
     }
 
     /// Statistics of GAP's pool mappings seen by the pool hook.

@@ -180,16 +180,21 @@ BindGlobal("GAPRUN_RECORD_BLOCK", function(inp)
   return res;
 end);
 BindGlobal("GAPRUN_JSON", function(x)
-  local esc, enc;
+  local esc, enc, hex;
+  hex := "0123456789abcdef";
+  # Every byte that is not printable ASCII becomes \u00XX: the JSON text
+  # is ASCII, and gaprun maps each such character back to its byte.
   esc := function(s)
-    local r, c;
+    local r, c, n;
     r := "\"";
     for c in s do
+      n := INT_CHAR(c);
       if c = '"' then Append(r, "\\\"");
       elif c = '\\' then Append(r, "\\\\");
-      elif c = '\n' then Append(r, "\\n");
-      elif c = '\t' then Append(r, "\\t");
-      elif INT_CHAR(c) < 32 then return fail;
+      elif n < 32 or n > 126 then
+        Append(r, "\\u00");
+        Add(r, hex[QuoInt(n, 16) + 1]);
+        Add(r, hex[RemInt(n, 16) + 1]);
       else Add(r, c);
       fi;
     od;
@@ -203,8 +208,7 @@ BindGlobal("GAPRUN_JSON", function(x)
       if x = true then return "true"; elif x = false then return "false";
       else return "null"; fi;
     elif IsInt(x) then
-      if AbsInt(x) < 2^53 then return String(x); fi;
-      return fail;
+      return String(x);
     elif IsStringRep(x) or (IsString(x) and not IsEmpty(x)) then
       return esc(x);
     elif IsList(x) and IsDenseList(x) and IsFinite(x) then
@@ -261,18 +265,19 @@ pub fn run_block_like_test(gap: &Gap, block: &str) -> Result<String> {
     Ok(res.as_ref().and_then(string_value).unwrap_or_default())
 }
 
-/// A JSON form of `obj` when it is built from integers (below 2^53),
-/// strings, booleans, lists and records; `None` otherwise.
+/// A JSON form of `obj` when it is built from integers (of any size, kept
+/// exact: serde_json's `arbitrary_precision`), strings, booleans, lists and
+/// records; `None` otherwise. A string that is not UTF-8 becomes
+/// `{"base64": …}` ([`crate::json_text`]); a record name that is not UTF-8
+/// is given lossily.
 pub fn json_of(gap: &Gap, obj: &GapObj<'_>) -> Option<serde_json::Value> {
-    // Integers and booleans directly (the same forms GAPRUN_JSON gives,
-    // without a GAP call and a parse); everything else through GAP.
+    // Small integers and booleans directly (the same forms GAPRUN_JSON
+    // gives, without a GAP call and a parse); everything else through GAP.
     match obj.kind().ok()? {
         crate::Kind::Int => {
-            return obj
-                .extract::<i64>()
-                .ok()
-                .filter(|n| n.unsigned_abs() < 1 << 53)
-                .map(serde_json::Value::from);
+            if let Ok(n) = obj.extract::<i64>() {
+                return Some(n.into());
+            }
         }
         crate::Kind::Bool => return obj.extract::<bool>().ok().map(serde_json::Value::from),
         crate::Kind::Fail => return Some(serde_json::Value::Null),
@@ -281,7 +286,29 @@ pub fn json_of(gap: &Gap, obj: &GapObj<'_>) -> Option<serde_json::Value> {
     let func = helper(gap, "GAPRUN_JSON").ok()?;
     let res = gap.call(&func, &[obj]).ok()??;
     let text = string_value(&res)?;
-    serde_json::from_str(&text).ok()
+    serde_json::from_str(&text).ok().map(bytes_back)
+}
+
+/// Turn the strings GAPRUN_JSON wrote (one character per byte, all below
+/// U+0100) back into their bytes, then into JSON as json_text says.
+fn bytes_back(v: serde_json::Value) -> serde_json::Value {
+    use serde_json::Value;
+    let bytes = |s: &str| -> Vec<u8> { s.chars().map(|c| c as u32 as u8).collect() };
+    match v {
+        Value::String(s) => crate::json_text::string_value(&bytes(&s)),
+        Value::Array(a) => Value::Array(a.into_iter().map(bytes_back).collect()),
+        Value::Object(m) => Value::Object(
+            m.into_iter()
+                .map(|(k, v)| {
+                    (
+                        String::from_utf8_lossy(&bytes(&k)).into_owned(),
+                        bytes_back(v),
+                    )
+                })
+                .collect(),
+        ),
+        other => other,
+    }
 }
 
 /// Names of GAP's global variables (for tab completion).

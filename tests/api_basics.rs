@@ -150,3 +150,118 @@ fn pool_hook_sees_gaps_pool() {
         assert!(stats.bytes >= 16 << 20);
     }
 }
+
+#[test]
+fn quit_gap_is_a_status_with_its_exit_code_and_gap_goes_on() {
+    with_gap(|gap| {
+        let e = gap.eval_value("QuitGap(3);").unwrap_err();
+        assert!(matches!(e, Error::Quit { code: 3 }), "{e:?}");
+        // GAP's quit flag was reset: the next evaluation runs every statement
+        let st = gap.eval("1; 2;").unwrap();
+        assert_eq!(st.len(), 2, "{st:?}");
+        let quit_gap = gap.global("QUIT_GAP").unwrap().unwrap();
+        let five = gap.eval_value("5").unwrap();
+        let e = gap.call(&quit_gap, &[&five]).unwrap_err();
+        assert!(matches!(e, Error::Quit { code: 5 }), "{e:?}");
+        assert_eq!(gap.eval_as::<i64>("1+1").unwrap(), 2);
+        // per statement: QUIT-like quits carry the code, `quit;` does not
+        let st = gap.eval("1; QuitGap(4); 2;").unwrap();
+        assert_eq!(st.len(), 2, "{st:?}");
+        assert!(st[1].quit && st[1].quit_code == Some(4), "{st:?}");
+        assert!(matches!(st[1].failure(), Some(Error::Quit { code: 4 })));
+        let st = gap.eval("quit; 2;").unwrap();
+        assert_eq!(st.len(), 1, "{st:?}");
+        assert!(st[0].quit && st[0].quit_code.is_none(), "{st:?}");
+        assert_eq!(gap.eval_as::<i64>("3+3").unwrap(), 6);
+    });
+}
+
+#[test]
+fn an_error_saying_user_interrupt_is_not_an_interrupt() {
+    with_gap(|gap| {
+        let e = gap.eval_value("Error(\"user interrupt\");").unwrap_err();
+        assert!(matches!(e, Error::Gap(_)), "{e:?}");
+        let error = gap.global("Error").unwrap().unwrap();
+        let msg = gap.string("user interrupt").unwrap();
+        let e = gap.call(&error, &[&msg]).unwrap_err();
+        assert!(matches!(e, Error::Gap(_)), "{e:?}");
+        let st = gap.eval("Error(\"user interrupt\");").unwrap();
+        assert!(!st[0].interrupted && st[0].error.is_some(), "{st:?}");
+    });
+}
+
+#[test]
+fn set_error_capture_on_a_read_only_error_output_is_an_error() {
+    with_gap(|gap| {
+        gap.eval_value("MakeReadOnlyGlobal(\"ERROR_OUTPUT\"); 0;")
+            .unwrap();
+        let r = gap.set_error_capture(true);
+        gap.eval_value("MakeReadWriteGlobal(\"ERROR_OUTPUT\"); 0;")
+            .unwrap();
+        assert!(matches!(r, Err(Error::Gap(_))), "{r:?}");
+        // the process survived and GAP goes on
+        gap.set_error_capture(true).unwrap();
+        assert_eq!(gap.eval_as::<i64>("2+2").unwrap(), 4);
+        let e = gap.eval_value("1/0;").unwrap_err();
+        assert!(e.to_string().contains("must not be zero"), "{e}");
+    });
+}
+
+#[test]
+fn hostile_on_break_message_leaves_gaps_input_and_output_sane() {
+    with_gap(|gap| {
+        gap.eval_value("_saved_obm := OnBreakMessage;; 0;").unwrap();
+        gap.eval_value("OnBreakMessage := function() Error(\"hostile\"); end;; 0;")
+            .unwrap();
+        let mode = gaprun::LoopMode {
+            echo: true,
+            stop_on_error: false,
+            break_output: true,
+        };
+        // More runs than GAP has input slots: an input left open by each
+        // would soon make every later read fail.
+        let mut reports = Vec::new();
+        for _ in 0..40 {
+            reports.push(
+                gap.run_string("Error(\"a\"); Error(\"b\"); quit; 1;", mode)
+                    .map_err(|e| e.to_string()),
+            );
+        }
+        gap.eval_value("OnBreakMessage := _saved_obm;; 0;").unwrap();
+        for r in &reports {
+            let r = r.as_ref().unwrap();
+            assert_eq!((r.statements, r.errors), (4, 2), "{r:?}");
+        }
+        let st = gap.eval("Print(\"x\"); 2;").unwrap();
+        assert_eq!(st.len(), 2, "{st:?}");
+        assert_eq!(st[0].output, "x");
+    });
+}
+
+#[test]
+fn error_message_is_whole_not_cut_at_gaps_line_width() {
+    let long = "x".repeat(150);
+    let (message, shown, call_message) = with_gap(move |gap| {
+        let e = gap.eval_value(&format!("Error(\"{long}\");")).unwrap_err();
+        let Error::Gap(g) = &e else { panic!("{e:?}") };
+        let error = gap.global("Error").unwrap().unwrap();
+        let arg = gap.string(&format!("{long} and more")).unwrap();
+        let Err(Error::Gap(c)) = gap.call(&error, &[&arg]) else {
+            panic!("no error")
+        };
+        (g.message.clone(), e.to_string(), c.message)
+    });
+    let long = "x".repeat(150);
+    assert_eq!(message, long);
+    assert!(shown.contains(&long), "{shown}");
+    assert_eq!(call_message, format!("{long} and more"));
+}
+
+#[test]
+fn multi_line_message_is_kept_whole() {
+    let message = with_gap(|gap| match gap.eval_value("Error(\"first\\nsecond\");") {
+        Err(Error::Gap(g)) => g.message,
+        other => panic!("{other:?}"),
+    });
+    assert_eq!(message, "first\nsecond");
+}

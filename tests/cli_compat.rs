@@ -72,6 +72,16 @@ const CASES: &[(&str, bool, i32, i32)] = &[
     ("nested_error.g", false, 1, 1),
     ("packages.g", true, 0, 0),
     ("break_loop.g", false, 1, 1),
+    // Errors GAP raises with ErrorQuit return to the top level without a
+    // break loop: output stays on stdout and the next `quit;` ends input.
+    ("unbound_variable.g", false, 1, 1),
+    ("unbound_function.g", false, 1, 1),
+    ("unbound_record.g", false, 1, 1),
+    // Errors that enter GAP's break loop, at the top level and in functions.
+    ("no_method.g", false, 1, 1),
+    ("list_index.g", false, 1, 1),
+    ("user_error.g", false, 1, 1),
+    ("function_errors.g", false, 1, 1),
 ];
 
 fn gaprun(autoload: bool) -> Command {
@@ -127,7 +137,22 @@ fn command_mode_equals_statement_mode() {
         piped.arg("-");
         let p = run_with_stdin(piped, Some(&script(name)));
         assert_eq!(c.status.code(), Some(want_code), "{name}");
-        assert_eq!(c.stdout, p.stdout, "{name}: -c and - differ");
+        assert_eq!(
+            String::from_utf8_lossy(&c.stdout),
+            String::from_utf8_lossy(&p.stdout),
+            "{name}: -c and - differ"
+        );
+        // GAP names the input `*stdin*` in one and `stream` in the other
+        // (and gives no location for syntax errors in a stream); the rest
+        // of what goes to stderr is the same.
+        if name == "syntax.g" {
+            continue;
+        }
+        assert_eq!(
+            String::from_utf8_lossy(&c.stderr).replace("stream:", "*stdin*:"),
+            String::from_utf8_lossy(&p.stderr),
+            "{name}: -c and - differ on stderr"
+        );
     }
 }
 
@@ -157,6 +182,23 @@ fn file_mode_matches_gap_quitonbreak() {
             );
         }
     }
+}
+
+/// The example of issue 10: an unbound variable does not swallow the
+/// statements after it, and the top-level `quit;` ends the input.
+#[test]
+fn unbound_variable_keeps_stdout_and_quit_ends_input() {
+    let input = "x := undefinedVar + 1;\nPrint(\"after\\n\");\n5;\nquit;\n7;\n";
+    let mut c = gaprun(false);
+    c.arg("-c").arg(input);
+    let out = run_with_stdin(c, None);
+    assert_eq!(String::from_utf8_lossy(&out.stdout), "after\n5\n");
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        err.starts_with("Error, Variable: 'undefinedVar' must have a value\n"),
+        "{err}"
+    );
+    assert_eq!(out.status.code(), Some(1));
 }
 
 #[test]
@@ -269,4 +311,24 @@ fn gaps_quiet_flag_is_accepted() {
     let out = run_with_stdin(c, None);
     assert_eq!(out.status.code(), Some(0));
     assert_eq!(String::from_utf8_lossy(&out.stdout), "42\n");
+}
+
+/// An OnBreakMessage that raises does not end statement mode or leave
+/// stderr redirected: `quit;` leaves the break output and later output is
+/// on stdout again.
+#[test]
+fn hostile_on_break_message_keeps_statement_mode_going() {
+    let mut c = gaprun(false);
+    c.arg("-c").arg(
+        "OnBreakMessage := function() Error(\"hostile\"); end;;\n\
+         Error(\"a\");\nError(\"b\");\nquit;\nPrint(\"end\\n\");\n",
+    );
+    let out = run_with_stdin(c, None);
+    assert_eq!(
+        String::from_utf8_lossy(&out.stdout),
+        "end\n",
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert_eq!(out.status.code(), Some(1));
 }

@@ -115,3 +115,44 @@ fn tab_completion_and_recorded_session() {
         "{text}"
     );
 }
+
+/// `?topic` goes to GAP's help system at once (no `;`): the prompt comes
+/// back as `gap> `, and the next line is a statement of its own.
+#[test]
+fn help_request_does_not_wait_for_more_input() {
+    let dir = tempfile::tempdir().unwrap();
+    let mut p = start(&dir.path().join("history"));
+    p.send_line("?Size").unwrap();
+    p.expect("gap> ").unwrap();
+    p.send_line("1 + 1;").unwrap();
+    p.expect("2\r\n").unwrap();
+    p.expect("gap> ").unwrap();
+    p.send_line("quit;").unwrap();
+    p.expect(expectrl::Eof).unwrap();
+}
+
+/// With `--record`, output without a final newline stays visible (the
+/// prompt does not overdraw it) and gets `record`'s warning; the
+/// transcript ends its line.
+#[test]
+fn recorded_session_keeps_output_without_final_newline() {
+    let dir = tempfile::tempdir().unwrap();
+    let tst = dir.path().join("session.tst");
+    let mut cmd = Command::new(common::gaprun_bin());
+    cmd.arg("-A")
+        .arg("--record")
+        .arg(&tst)
+        .env("GAPRUN_HISTORY", dir.path().join("history"))
+        .env("TERM", "xterm");
+    let mut p = Session::spawn(cmd).expect("spawn gaprun on a pty");
+    p.set_expect_timeout(Some(Duration::from_secs(60)));
+    p.expect("gap> ").unwrap();
+    p.send_line("Print(1, 2, 3);").unwrap();
+    p.expect(expectrl::Regex("123\r?\n")).unwrap();
+    p.expect("prints no final newline").unwrap();
+    p.expect("gap> ").unwrap();
+    p.send_line("quit;").unwrap();
+    p.expect(expectrl::Eof).unwrap();
+    let text = std::fs::read_to_string(&tst).unwrap();
+    assert!(text.starts_with("gap> Print(1, 2, 3);\n123\n"), "{text}");
+}

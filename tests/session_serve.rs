@@ -8,13 +8,32 @@ mod common;
 use serde_json::{json, Value};
 use std::io::{BufRead, BufReader, Write};
 use std::process::{Child, ChildStdin, ChildStdout, Command, Stdio};
+use std::sync::mpsc;
 use std::time::Duration;
 
 struct Server {
     child: Child,
     stdin: ChildStdin,
-    stdout: BufReader<ChildStdout>,
+    /// Answer lines, read by a thread so that a read can have a deadline.
+    stdout: mpsc::Receiver<String>,
     hello: Value,
+}
+
+/// How long any single answer may take on a busy machine.
+const ANSWER_DEADLINE: Duration = Duration::from_secs(120);
+
+/// Read `out` line by line into a channel (ends at end of output).
+fn line_channel(out: ChildStdout) -> mpsc::Receiver<String> {
+    let (tx, rx) = mpsc::channel();
+    std::thread::spawn(move || {
+        for line in BufReader::new(out).lines() {
+            let Ok(line) = line else { break };
+            if tx.send(line).is_err() {
+                break;
+            }
+        }
+    });
+    rx
 }
 
 impl Server {
@@ -31,9 +50,8 @@ impl Server {
             .spawn()
             .expect("start gaprun serve");
         let stdin = child.stdin.take().unwrap();
-        let mut stdout = BufReader::new(child.stdout.take().unwrap());
-        let mut line = String::new();
-        stdout.read_line(&mut line).unwrap();
+        let stdout = line_channel(child.stdout.take().unwrap());
+        let line = stdout.recv_timeout(ANSWER_DEADLINE).expect("a hello line");
         let hello = serde_json::from_str(&line).expect("hello is JSON");
         Server {
             child,
@@ -50,12 +68,22 @@ impl Server {
     }
 
     fn read(&mut self) -> Value {
-        let mut line = String::new();
-        assert!(
-            self.stdout.read_line(&mut line).unwrap() > 0,
-            "server closed its output"
-        );
+        self.read_within(ANSWER_DEADLINE)
+    }
+
+    /// The next answer; panics when none comes within `d`.
+    fn read_within(&mut self, d: Duration) -> Value {
+        let line = match self.stdout.recv_timeout(d) {
+            Ok(l) => l,
+            Err(mpsc::RecvTimeoutError::Timeout) => panic!("no answer within {d:?}"),
+            Err(mpsc::RecvTimeoutError::Disconnected) => panic!("server closed its output"),
+        };
         serde_json::from_str(&line).unwrap_or_else(|e| panic!("bad answer {line:?}: {e}"))
+    }
+
+    fn send_only(&mut self, v: Value) {
+        writeln!(self.stdin, "{v}").unwrap();
+        self.stdin.flush().unwrap();
     }
 
     fn req(&mut self, v: Value) -> Value {
@@ -70,7 +98,18 @@ impl Server {
 }
 
 impl Drop for Server {
+    /// SIGTERM (the server cleans up: no socket folder left behind), then
+    /// SIGKILL if it is still there after a while.
     fn drop(&mut self) {
+        // SAFETY: kill(2) of the server we started.
+        unsafe { libc::kill(self.child.id() as i32, libc::SIGTERM) };
+        let deadline = std::time::Instant::now() + Duration::from_secs(20);
+        while std::time::Instant::now() < deadline {
+            if !matches!(self.child.try_wait(), Ok(None)) {
+                return;
+            }
+            std::thread::sleep(Duration::from_millis(20));
+        }
         let _ = self.child.kill();
         let _ = self.child.wait();
     }
@@ -403,4 +442,369 @@ fn non_utf8_line_is_bad_json() {
         s.req(json!({"id": 2, "op": "eval", "code": "1+1;"}))["json"],
         2
     );
+}
+
+/// Run a server on `input` written in one piece (stdin then closed) and
+/// return its answer lines (the hello first), all within a deadline.
+fn run_piped(input: &str, env: &[(&str, &str)]) -> Vec<Value> {
+    let mut child = Command::new(common::gaprun_bin())
+        .args(["serve", "--stdio", "-A"])
+        .envs(env.iter().copied())
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .spawn()
+        .expect("start gaprun serve");
+    let mut stdin = child.stdin.take().unwrap();
+    stdin.write_all(input.as_bytes()).unwrap();
+    drop(stdin);
+    let rx = line_channel(child.stdout.take().unwrap());
+    let mut lines = Vec::new();
+    loop {
+        match rx.recv_timeout(ANSWER_DEADLINE) {
+            Ok(l) => lines.push(serde_json::from_str(&l).unwrap_or_else(|e| panic!("{l:?}: {e}"))),
+            Err(mpsc::RecvTimeoutError::Disconnected) => break,
+            Err(mpsc::RecvTimeoutError::Timeout) => {
+                let _ = child.kill();
+                panic!("no answer within {ANSWER_DEADLINE:?}; so far {lines:?}");
+            }
+        }
+    }
+    let status = child.wait().unwrap();
+    assert!(status.success(), "{status:?}");
+    lines
+}
+
+/// The answer with `id` among `lines`; panics unless there is exactly one.
+fn answer_to<'a>(lines: &'a [Value], id: &Value) -> &'a Value {
+    let found: Vec<&Value> = lines.iter().filter(|a| &a["id"] == id).collect();
+    assert_eq!(found.len(), 1, "answers to id {id}: {found:?} in {lines:?}");
+    found[0]
+}
+
+/// Issue 10 item 4: fork, an eval on the new session, drop and close all
+/// in one write: every request is answered once, the eval sent before the
+/// drop runs to its end (the drop does not kill it).
+#[test]
+fn pipelined_fork_eval_drop_close_answers_every_request() {
+    for env in [&[][..], &[("GAPRUN_SERVE_RELAY", "1")][..]] {
+        let input = concat!(
+            "{\"id\":1,\"op\":\"fork\"}\n",
+            "{\"id\":2,\"op\":\"eval\",\"code\":\"5;\",\"session\":1}\n",
+            "{\"id\":3,\"op\":\"drop\",\"session\":1}\n",
+            "{\"id\":4,\"op\":\"close\"}\n",
+        );
+        let lines = run_piped(input, env);
+        assert_eq!(lines.len(), 5, "{lines:?}");
+        assert_eq!(answer_to(&lines, &json!(1))["session"], 1);
+        let a = answer_to(&lines, &json!(2));
+        assert_eq!(
+            (a["ok"].clone(), a["json"].clone()),
+            (json!(true), json!(5)),
+            "{a}"
+        );
+        assert_eq!(answer_to(&lines, &json!(3))["ok"], true);
+        assert_eq!(lines.last().unwrap()["id"], 4, "close answers last");
+    }
+}
+
+/// The expected answer of one `<` line of the documented exchange: the
+/// fields it shows (`…` marks the abridged ones, left out here).
+fn documented_answer(line: &str) -> Value {
+    let text = line.replace("[…]", "\"…\"").replace(",…", "");
+    let mut v: Value = serde_json::from_str(&text).unwrap_or_else(|e| panic!("{text}: {e}"));
+    let m = v.as_object_mut().unwrap();
+    m.retain(|k, v| v != "…" && !matches!(k.as_str(), "wall_ms" | "rss_kb" | "gaprun" | "gap"));
+    v
+}
+
+/// Issue 10 item 4: the exchange documented in README.md and
+/// docs/sessions.md, piped in one write, gets exactly the documented
+/// answers (every request answered once, the fields shown equal).
+#[test]
+fn documented_exchange_piped_in_one_write() {
+    for doc in ["README.md", "docs/sessions.md"] {
+        let text =
+            std::fs::read_to_string(format!("{}/{doc}", env!("CARGO_MANIFEST_DIR"))).unwrap();
+        let requests: Vec<&str> = text
+            .lines()
+            .filter_map(|l| l.strip_prefix("> {").map(|_| &l[2..]))
+            .collect();
+        let answers: Vec<Value> = text
+            .lines()
+            .filter_map(|l| l.strip_prefix("< "))
+            .filter(|l| l.starts_with('{'))
+            .map(documented_answer)
+            .collect();
+        assert!(
+            requests.len() >= 9,
+            "{doc}: the exchange has {} requests",
+            requests.len()
+        );
+        assert_eq!(
+            answers.len(),
+            requests.len() + 1,
+            "{doc}: one answer per request and the hello"
+        );
+        let mut input = requests.join("\n");
+        input.push('\n');
+        let lines = run_piped(&input, &[]);
+        assert_eq!(lines.len(), answers.len(), "{doc}: {lines:?}");
+        for want in &answers {
+            let got = match want.get("id") {
+                Some(id) => answer_to(&lines, id),
+                None => &lines[0],
+            };
+            for (k, v) in want.as_object().unwrap() {
+                assert_eq!(&got[k], v, "{doc}: field {k} of {got}");
+            }
+        }
+    }
+}
+
+/// Issue 11 item 4: while a session computes and a fork of it waits
+/// behind that computation, `stats` and `interrupt` are answered at once.
+#[test]
+fn control_requests_answered_while_a_fork_waits() {
+    let mut s = Server::start();
+    s.send_only(json!({"id": 1, "op": "eval", "code": "while true do od;"}));
+    s.send_only(json!({"id": 2, "op": "fork"}));
+    s.send_only(json!({"id": 3, "op": "stats", "session": 1}));
+    s.send_only(json!({"id": 4, "op": "eval", "code": "7;", "session": 1}));
+    // well under the 30 s the server used to stall for
+    let a = s.read_within(Duration::from_secs(15));
+    assert_eq!(a["id"], 3, "{a}");
+    // An interrupt that reaches the session before its eval starts is
+    // dropped (a stale one must not stop the next eval): repeat it until
+    // the loop has stopped.
+    let mut got = std::collections::HashMap::new();
+    let deadline = std::time::Instant::now() + ANSWER_DEADLINE;
+    let mut k = 100;
+    while !got.contains_key(&1) {
+        assert!(
+            std::time::Instant::now() < deadline,
+            "the loop was never interrupted"
+        );
+        s.send_only(json!({"id": k, "op": "interrupt", "session": 0}));
+        k += 1;
+        while let Ok(l) = s.stdout.recv_timeout(Duration::from_millis(500)) {
+            let a: Value = serde_json::from_str(&l).unwrap();
+            got.insert(a["id"].as_u64().unwrap(), a);
+        }
+    }
+    while !(got.contains_key(&2) && got.contains_key(&4)) {
+        let a = s.read_within(Duration::from_secs(60));
+        got.insert(a["id"].as_u64().unwrap(), a);
+    }
+    assert_eq!(got[&100]["ok"], true);
+    assert_eq!(got[&1]["interrupted"], true, "{:?}", got[&1]);
+    assert_eq!(got[&2]["session"], 1, "{:?}", got[&2]);
+    assert_eq!(got[&4]["json"], 7, "{:?}", got[&4]);
+}
+
+/// Issue 11 item 1: numeric fields out of range or of the wrong type are
+/// `bad_request`; the session stays usable.
+#[test]
+fn bad_numbers_are_bad_requests() {
+    let mut s = Server::start();
+    let bad = [
+        json!({"id": 1, "op": "eval", "code": "3;", "timeout_ms": 1e308}),
+        json!({"id": 2, "op": "eval", "code": "3;", "timeout_ms": "abc"}),
+        json!({"id": 3, "op": "eval", "code": "3;", "timeout_ms": -5}),
+        json!({"id": 4, "op": "eval", "code": "3;", "timeout_ms": 0}),
+        json!({"id": 5, "op": "eval", "code": "3;", "session": -1}),
+        json!({"id": 6, "op": "eval", "code": "3;", "session": 1e30}),
+        json!({"id": 7, "op": "close", "grace_ms": "soon"}),
+        json!({"id": 8, "op": "close", "grace_ms": 1e300}),
+        json!({"id": 9, "op": "drop", "session": 18446744073709551616u128.to_string()}),
+    ];
+    for r in bad {
+        let a = s.req(r.clone());
+        assert_eq!(a["code"], "bad_request", "{r} -> {a}");
+    }
+    let a = s.send_raw(r#"{"id":10,"op":"eval","code":"3;","timeout_ms":1e308}"#);
+    assert_eq!(a["error"], "timeout too large", "{a}");
+    let a = s.send_raw(r#"{"id":11,"op":"switch","session":184467440737095516160000}"#);
+    assert_eq!(a["code"], "bad_request", "{a}");
+    let a = s.req(json!({"id": 12, "op": "eval", "code": "3;", "timeout_ms": 60000}));
+    assert_eq!(a["json"], 3, "{a}");
+}
+
+/// Whether process `pid` exists and is not a zombie.
+fn running(pid: i64) -> bool {
+    match std::fs::read_to_string(format!("/proc/{pid}/stat")) {
+        Ok(stat) => !stat[stat.rfind(')').unwrap() + 2..].starts_with('Z'),
+        Err(_) => false,
+    }
+}
+
+/// Wait (up to a minute) until none of `pids` runs.
+fn assert_all_gone(pids: &[i64], what: &str) {
+    let deadline = std::time::Instant::now() + Duration::from_secs(60);
+    while pids.iter().any(|p| running(*p)) {
+        assert!(
+            std::time::Instant::now() < deadline,
+            "{what}: still running: {pids:?}"
+        );
+        std::thread::sleep(Duration::from_millis(50));
+    }
+}
+
+/// A process a session started itself (io's `IO_fork`, spinning) that spins.
+const SPINNING_CHILD: &str =
+    "LoadPackage(\"io\");; p := IO_fork();; if p = 0 then while true do od; fi; p;";
+
+/// Orphans: dropping a session, and closing the server, leave no process
+/// running, also none that a session started itself.
+#[test]
+fn drop_and_close_leave_no_processes() {
+    let mut s = Server::start();
+    let b = s.req(json!({"id": 1, "op": "fork"}))["session"]
+        .as_u64()
+        .unwrap();
+    let st = s.req(json!({"id": 2, "op": "stats"}));
+    let pid_of = |st: &Value, sid: u64| {
+        st["sessions"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .find(|x| x["session"] == sid)
+            .unwrap()["pid"]
+            .as_i64()
+            .unwrap()
+    };
+    let (pid0, pidb) = (pid_of(&st, 0), pid_of(&st, b));
+    let a = s.req(json!({"id": 3, "op": "eval", "code": SPINNING_CHILD, "session": b}));
+    let kid_b = a["json"].as_i64().unwrap_or_else(|| panic!("{a}"));
+    assert!(running(kid_b));
+    assert_eq!(
+        s.req(json!({"id": 4, "op": "drop", "session": b}))["ok"],
+        true
+    );
+    assert_all_gone(&[pidb, kid_b], "after drop");
+    let a = s.req(json!({"id": 5, "op": "eval", "code": SPINNING_CHILD, "session": 0}));
+    let kid_0 = a["json"].as_i64().unwrap_or_else(|| panic!("{a}"));
+    assert_eq!(s.req(json!({"id": 6, "op": "close"}))["ok"], true);
+    assert!(s.child.wait().unwrap().success());
+    assert_all_gone(&[pid0, kid_0], "after close");
+}
+
+/// Issue 11 item 9: a server stopped by SIGTERM, SIGINT, SIGHUP or SIGPIPE
+/// removes its socket folder and leaves no session running.
+#[test]
+fn signals_clean_up_the_socket_folder() {
+    for sig in [libc::SIGTERM, libc::SIGINT, libc::SIGHUP, libc::SIGPIPE] {
+        let tmp = tempfile::tempdir().unwrap();
+        let mut s = Server::start_env(&[("TMPDIR", tmp.path().to_str().unwrap())]);
+        s.req(json!({"id": 1, "op": "fork"}));
+        let st = s.req(json!({"id": 2, "op": "stats"}));
+        let pids: Vec<i64> = st["sessions"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|x| x["pid"].as_i64().unwrap())
+            .collect();
+        let folders = || std::fs::read_dir(tmp.path()).unwrap().count();
+        assert_eq!(folders(), 1, "the server's socket folder exists");
+        // SAFETY: kill(2) of the server we started.
+        unsafe { libc::kill(s.pid() as i32, sig) };
+        let status = s.child.wait().unwrap();
+        assert!(!status.success(), "signal {sig}: {status:?}");
+        assert_eq!(folders(), 0, "signal {sig}: the socket folder is left");
+        assert_all_gone(&pids, &format!("signal {sig}"));
+    }
+}
+
+/// Issue 10 item 5: `QUIT_GAP(n)`, `QuitGap(n)` and `quit;` inside a
+/// session end that session, reported `session_dead` with the exit status
+/// (its output kept); later requests to it are `session_dead`; the server
+/// and the other sessions go on.
+#[test]
+fn a_session_that_quits_is_reported_dead() {
+    let mut s = Server::start();
+    for (n, (code, status)) in [
+        ("Print(\"bye\\n\"); QUIT_GAP(3); Print(\"never\\n\");", 3),
+        ("Print(\"bye\\n\"); QuitGap(4);", 4),
+        ("Print(\"bye\\n\"); quit;", 0),
+    ]
+    .into_iter()
+    .enumerate()
+    {
+        let n = n as u64 * 10;
+        let b = s.req(json!({"id": n, "op": "fork"}))["session"]
+            .as_u64()
+            .unwrap();
+        // the quitting eval and one more, pipelined
+        s.send_only(json!({"id": n + 1, "op": "eval", "code": code, "session": b}));
+        s.send_only(json!({"id": n + 2, "op": "eval", "code": "1;", "session": b}));
+        let a = s.read();
+        assert_eq!(a["id"], n + 1, "{a}");
+        assert_eq!(a["code"], "session_dead", "{a}");
+        assert_eq!(a["exit_status"], status, "{a}");
+        assert_eq!(a["output"], "bye\n", "{a}");
+        let a = s.read();
+        assert_eq!(
+            (a["id"].clone(), a["code"].clone()),
+            (json!(n + 2), json!("session_dead")),
+            "{a}"
+        );
+        let a = s.req(json!({"id": n + 3, "op": "eval", "code": "2;", "session": b}));
+        assert_eq!(a["code"], "session_dead", "{a}");
+        let a = s.req(json!({"id": n + 4, "op": "eval", "code": "1+1;", "session": 0}));
+        assert_eq!(a["json"], 2, "{a}");
+    }
+}
+
+/// Issue 10 item 7: integers of any size stay exact in `json`; GAP strings
+/// that are not UTF-8 become `{"base64": …}` (json_text), text fields get a
+/// `<field>_base64` sibling; control characters survive.
+#[test]
+fn json_keeps_big_integers_and_bytes() {
+    let mut s = Server::start();
+    let a = s.req(json!({"id": 1, "op": "eval", "code": "[2^64, -2^100, 2^53, 7];"}));
+    assert_eq!(
+        a["json"].to_string(),
+        "[18446744073709551616,-1267650600228229401496703205376,9007199254740992,7]",
+        "{a}"
+    );
+    let a = s.req(json!({"id": 2, "op": "eval", "code": "2^200;"}));
+    assert_eq!(a["json"].to_string(), a["view"].as_str().unwrap(), "{a}");
+    let a = s.req(json!({"id": 3, "op": "eval", "code": "rec(a := \"\\377x\", b := \"caf\\303\\251\", c := \"\\r\\000\");"}));
+    assert_eq!(a["json"]["a"], json!({"base64": "/3g="}), "{a}");
+    assert_eq!(a["json"]["b"], "café", "{a}");
+    assert_eq!(a["json"]["c"], "\r\u{0}", "{a}");
+    let a = s.req(json!({"id": 4, "op": "eval", "code": "Print(\"\\377ok\\n\");"}));
+    assert_eq!(a["output_base64"], "/29rCg==", "{a}");
+    assert_eq!(a["statements"][0]["output_base64"], "/29rCg==", "{a}");
+    let a = s.req(json!({"id": 5, "op": "eval", "code": "Print(\"ok\\n\");"}));
+    assert!(a.get("output_base64").is_none(), "{a}");
+    let a = s.req(json!({"id": 6, "op": "eval", "code": "Error(\"\\377a\");"}));
+    use base64::Engine;
+    let text = base64::engine::general_purpose::STANDARD
+        .decode(
+            a["error_text_base64"]
+                .as_str()
+                .unwrap_or_else(|| panic!("{a}")),
+        )
+        .unwrap();
+    assert!(text.windows(2).any(|w| w == b"\xffa"), "{a}");
+}
+
+/// Requests queued for a session whose fork never happens (the session
+/// asked to fork quits first) are answered, not lost.
+#[test]
+fn requests_for_a_fork_that_never_happens_are_answered() {
+    let input = concat!(
+        "{\"id\":1,\"op\":\"fork\"}\n",
+        "{\"id\":2,\"op\":\"eval\",\"code\":\"QUIT_GAP(2);\",\"session\":1}\n",
+        "{\"id\":3,\"op\":\"fork\",\"session\":1}\n",
+        "{\"id\":4,\"op\":\"eval\",\"code\":\"1;\",\"session\":2}\n",
+        "{\"id\":5,\"op\":\"eval\",\"code\":\"6;\",\"session\":0}\n",
+        "{\"id\":6,\"op\":\"close\"}\n",
+    );
+    let lines = run_piped(input, &[]);
+    assert_eq!(lines.len(), 7, "{lines:?}");
+    assert_eq!(answer_to(&lines, &json!(2))["exit_status"], 2);
+    assert_eq!(answer_to(&lines, &json!(3))["code"], "session_dead");
+    assert_eq!(answer_to(&lines, &json!(4))["code"], "fork_failed");
+    assert_eq!(answer_to(&lines, &json!(5))["json"], 6);
 }

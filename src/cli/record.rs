@@ -53,12 +53,7 @@ pub fn run(args: &GapArgs, rec: &RecordArgs) -> i32 {
                 return EXIT_USAGE;
             }
         };
-        if !output.is_empty() && !output.ends_with('\n') {
-            let first = block.lines().next().unwrap_or("");
-            eprintln!(
-                "gaprun: warning: `{first}` prints no final newline; a test file cannot say that, so Test() will report a difference there"
-            );
-        }
+        warn_if_no_final_newline(&block, &output);
         if out
             .write_all(session::transcript_entry(&block, &output).as_bytes())
             .is_err()
@@ -68,4 +63,15 @@ pub fn run(args: &GapArgs, rec: &RecordArgs) -> i32 {
     }
     let _ = out.flush();
     EXIT_OK
+}
+
+/// Output that does not end in a newline cannot be said in a test file
+/// (the transcript ends the line): warn, naming the block's first line.
+pub(super) fn warn_if_no_final_newline(block: &str, output: &str) {
+    if !output.is_empty() && !output.ends_with('\n') {
+        let first = block.lines().next().unwrap_or("");
+        eprintln!(
+            "gaprun: warning: `{first}` prints no final newline; a test file cannot say that, so Test() will report a difference there"
+        );
+    }
 }

@@ -149,7 +149,10 @@ pub fn run(gap: &Gap, record: Option<&Path>) -> i32 {
                 }
                 buffer.push_str(&line);
                 buffer.push('\n');
-                if !is_complete(&buffer) {
+                // `?topic` (a line starting with `?`) asks GAP's help
+                // system; GAP's reader takes the rest of the line as the
+                // topic, no `;` needed.
+                if !is_help_request(&buffer) && !is_complete(&buffer) {
                     continue;
                 }
             }
@@ -186,6 +189,13 @@ pub fn run(gap: &Gap, record: Option<&Path>) -> i32 {
             match session::run_block_like_test(gap, &code) {
                 Ok(out) => {
                     print!("{out}");
+                    // Keep output without a final newline visible (the
+                    // prompt would overdraw it) and warn, as `record` does:
+                    // the transcript has to end the line.
+                    if !out.is_empty() && !out.ends_with('\n') {
+                        println!();
+                        super::record::warn_if_no_final_newline(&code, &out);
+                    }
                     let _ = std::io::stdout().flush();
                     let _ = file
                         .write_all(session::transcript_entry(&code, &out).as_bytes())
@@ -217,6 +227,11 @@ pub fn run(gap: &Gap, record: Option<&Path>) -> i32 {
         }
         let _ = std::io::stdout().flush();
     }
+}
+
+/// A help request: the (first) line starts with `?`.
+fn is_help_request(code: &str) -> bool {
+    code.trim_start().starts_with('?')
 }
 
 /// `quit;` (or `QUIT;`) as a statement of its own, which ends a recorded

@@ -27,7 +27,10 @@ pub fn start_gap(args: &GapArgs, planned_workers: u32) -> Result<Gap, i32> {
     match Gap::init(options) {
         Ok(gap) => {
             // Let GAP print its error messages on stderr itself, as `gap` does.
-            gap.set_error_capture(false);
+            if let Err(e) = gap.set_error_capture(false) {
+                eprintln!("gaprun: {e}");
+                return Err(EXIT_USAGE);
+            }
             // Ctrl-C interrupts the running statement (GAP reports "user
             // interrupt"); a second one before GAP noticed exits.
             if let Err(e) = gaprun::interrupt::install_sigint_handler() {

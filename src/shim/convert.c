@@ -41,6 +41,7 @@ int gaprun_kind(gaprun_obj obj, int * kind)
     *kind = k;
     if (!gaprun_is_initialized() || !obj)
         return GAPRUN_MISUSE;
+    gaprun_entry_begin();
     int ok = GAP_Enter();
     if (ok) {
         Obj  o = (Obj)obj;
@@ -82,7 +83,7 @@ int gaprun_kind(gaprun_obj obj, int * kind)
         *kind = k;
     }
     GAP_Leave();
-    return ok ? GAPRUN_OK : GAPRUN_ERROR;
+    return gaprun_entry_status(ok);
 }
 
 /* ---- integers ------------------------------------------------------------ */
@@ -339,6 +340,7 @@ int gaprun_view_string_flat(gaprun_obj obj, int print, gaprun_obj * out)
     if (!gaprun_is_initialized() || !obj)
         return GAPRUN_MISUSE;
     /* volatile: GAP_TRY below sets a second jump point in this frame */
+    gaprun_entry_begin();
     volatile int ok = GAP_Enter();
     if (ok) {
         Obj buf = NEW_STRING(0);
@@ -365,5 +367,5 @@ int gaprun_view_string_flat(gaprun_obj obj, int print, gaprun_obj * out)
         *out = CopyToStringRep(buf);
     }
     GAP_Leave();
-    return ok ? GAPRUN_OK : GAPRUN_ERROR;
+    return gaprun_entry_status(ok);
 }

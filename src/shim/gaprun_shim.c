@@ -4,10 +4,11 @@
  * Every entry point follows one pattern, written out where the body is long
  * and through GAPRUN_PROTECTED (protected.h) where it is short:
  *
+ *     gaprun_entry_begin();     // drop an interrupt sent while idle
  *     int ok = GAP_Enter();      // setjmp: GAP errors come back here
  *     if (ok) { ... work ... }
  *     GAP_Leave();
- *     return ok ? GAPRUN_OK : GAPRUN_ERROR;
+ *     return gaprun_entry_status(ok);  // OK, ERROR, QUIT, INTERRUPTED, …
  *
  * so a GAP error never unwinds through Rust. Values that live across the
  * setjmp are `volatile`. Loops that read several statements use GAP's own
@@ -40,8 +41,11 @@
 #include "precord.h"
 #include "read.h"
 #include "records.h"
+#include "stats.h"
 #include "stringobj.h"
+#include "sysmem.h"
 #include "trycatch.h"
+#include "code.h"
 
 /* ---- pool hook ----------------------------------------------------------
  * When libgap is linked statically, build.rs renames libgap's `mmap` to
@@ -128,9 +132,94 @@ static Obj          error_stream = 0;   /* OutputTextString on error_buffer */
 static Obj          errout_name = 0;    /* the string "*errout*" */
 static UInt         gvar_error_output = 0;
 
+/* ---- how a GAP error jump ended a call -----------------------------------
+ * GAP raises "user interrupt" and "reached the pre-set memory limit" (-o)
+ * from one place: ExecIntrStat, the pseudo-executor InterruptExecStat
+ * installs for every statement type. The shim puts its own executor in
+ * front of it (IntrExecStatFuncs) that notes which of the two is about to
+ * be raised from SyStorOverrun, as ExecIntrStat decides it; the error
+ * callback (JUMP_TO_CATCH, which every GAP error with the break loop off
+ * ends in) moves that note to `thrown_kind`. So the last error thrown
+ * carries its kind, without reading its message. QUIT_GAP is recognised by
+ * STATE(UserHasQUIT), which GAP sets before it jumps. */
+enum { THROWN_ERROR = 0, THROWN_INTERRUPT, THROWN_MEMORY };
+static volatile int intr_kind = THROWN_ERROR;   /* set by exec_intr_stat */
+static volatile int thrown_kind = THROWN_ERROR; /* the last error thrown */
+static int          quit_code = 0;
+static ExecStatFunc gap_exec_intr_stat[256];
+
+static ExecStatus exec_intr_stat(Stat stat)
+{
+    /* ExecIntrStat raises the memory error when an overrun is still to be
+     * reported, nothing for one already reported, else "user interrupt". */
+    if (SyStorOverrun == SY_STOR_OVERRUN_TO_REPORT)
+        intr_kind = THROWN_MEMORY;
+    else if (SyStorOverrun == SY_STOR_OVERRUN_CLEAR)
+        intr_kind = THROWN_INTERRUPT;
+    ExecStatus r = gap_exec_intr_stat[TNUM_STAT(stat)](stat);
+    intr_kind = THROWN_ERROR;
+    return r;
+}
+
+static void install_exec_intr_stat(void)
+{
+    for (int i = 0; i < 256; i++) {
+        gap_exec_intr_stat[i] = IntrExecStatFuncs[i];
+        IntrExecStatFuncs[i] = exec_intr_stat;
+    }
+}
+
 static void on_gap_error(void)
 {
     error_count++;
+    thrown_kind = intr_kind;
+    intr_kind = THROWN_ERROR;
+}
+
+static int gap_exit_code(void);
+
+/* GAP's exit code, read inside a jump point of its own. */
+static int read_exit_code(void)
+{
+    volatile int code = 0;
+    int ok = GAP_Enter();
+    if (ok)
+        code = gap_exit_code();
+    GAP_Leave();
+    return code;
+}
+
+/* Status of an error jump (or a quit seen by a read-eval loop); resets
+ * GAP's quit flags so that GAP stays usable. */
+static int failure_status(void)
+{
+    int kind = thrown_kind;
+    thrown_kind = THROWN_ERROR;
+    if (STATE(UserHasQUIT)) {
+        STATE(UserHasQUIT) = FALSE;
+        STATE(UserHasQuit) = FALSE;
+        quit_code = read_exit_code();
+        return GAPRUN_QUIT;
+    }
+    if (kind == THROWN_MEMORY)
+        return GAPRUN_MEMORY_LIMIT;
+    if (kind == THROWN_INTERRUPT)
+        return GAPRUN_INTERRUPTED;
+    return GAPRUN_ERROR;
+}
+
+int gaprun_entry_status(int ok)
+{
+    if (ok) {
+        thrown_kind = THROWN_ERROR;
+        return GAPRUN_OK;
+    }
+    return failure_status();
+}
+
+int gaprun_quit_code(void)
+{
+    return quit_code;
 }
 
 /* GAP code run once after start-up: no break loop, tracebacks on errors. */
@@ -140,6 +229,9 @@ static void on_gap_error(void)
  * break loop off GAP never prints it, but `gap` reading statements from a
  * pipe does (a string on the error stream, or OnBreakMessage() on the
  * current output), and the command line's statement mode reproduces that.
+ * It also remembers `justQuit`: errors raised by ErrorQuit (an unbound
+ * variable, say) return to the top level without a break loop, so `gap`'s
+ * output stays on stdout after them and the next `quit;` ends the input.
  * The guard keeps a restored workspace from wrapping the wrapper. */
 static const char setup_code[] =
     "BreakOnError := false;;\n"
@@ -148,6 +240,7 @@ static const char setup_code[] =
     "if not IsBound(_GAPRUN_ERROR_INNER) then\n"
     "  BindGlobal(\"_GAPRUN_ERROR_INNER\", ErrorInner);\n"
     "  _GAPRUN_LATE_MESSAGE := false;\n"
+    "  _GAPRUN_JUST_QUIT := false;\n"
     "  MakeReadWriteGlobal(\"ErrorInner\");\n"
     "  ErrorInner := function(options, earlyMessage)\n"
     "    if IsRecord(options) and IsBound(options.lateMessage) then\n"
@@ -155,6 +248,8 @@ static const char setup_code[] =
     "    else\n"
     "      _GAPRUN_LATE_MESSAGE := \"\";\n"
     "    fi;\n"
+    "    _GAPRUN_JUST_QUIT := IsRecord(options) and IsBound(options.justQuit)\n"
+    "                         and options.justQuit = true;\n"
     "    return _GAPRUN_ERROR_INNER(options, earlyMessage);\n"
     "  end;\n"
     "  MakeReadOnlyGlobal(\"ErrorInner\");\n"
@@ -185,6 +280,9 @@ static int run_setup_code(void)
         error_buffer = NEW_STRING(0);
         error_stream = DoOperation2Args(
             ValGVar(GVarName("OutputTextString")), error_buffer, True);
+        /* no 80-column line breaks ("\\\n") inside captured messages */
+        CALL_2ARGS(ValGVar(GVarName("SetPrintFormattingStatus")),
+                   error_stream, False);
         errout_name = MakeImmString("*errout*");
         gvar_error_output = GVarName("ERROR_OUTPUT");
         AssGVar(gvar_error_output, error_stream);
@@ -209,6 +307,7 @@ int gaprun_initialize(int argc, char ** argv, gaprun_mark_fn mark)
         return GAPRUN_MISUSE;
     host_mark = mark;
     GAP_Initialize(argc, argv, mark_all, on_gap_error, 0);
+    install_exec_intr_stat();
     initialized = 1;
     return run_setup_code();
 }
@@ -254,10 +353,10 @@ void gaprun_error_clear(void)
 
 int gaprun_error_capture(int on)
 {
-    if (!initialized)
-        return GAPRUN_MISUSE;
-    AssGVar(gvar_error_output, on ? error_stream : errout_name);
-    return GAPRUN_OK;
+    /* AssGVar raises when ERROR_OUTPUT was made read-only again */
+    GAPRUN_PROTECTED(
+        AssGVar(gvar_error_output, on ? error_stream : errout_name);
+    );
 }
 
 
@@ -277,66 +376,132 @@ static Obj take_buffer(Obj buffer)
     return copy;
 }
 
+/* View `value` as GAP's REPL does into `viewbuf` (through `viewstream`);
+ * 0 when viewing raised an error (a user ViewObj method, GAP's memory
+ * limit): its kind is then in thrown_kind and its text on the error
+ * stream. ViewObjHandler catches errors of ViewObj itself, so they are
+ * seen in the error count; anything else it lets through is caught here,
+ * so the output opened here is closed either way. */
+static Obj view_into(Obj value, Obj viewstream, Obj viewbuf)
+{
+    volatile int  failed = 0;
+    uint64_t      raised_before = error_count;
+    TypOutputFile vout = { 0 };
+    OpenOutputStream(&vout, viewstream);
+    GAP_TRY
+    {
+        ViewObjHandler(value);
+    }
+    GAP_CATCH
+    {
+        failed = 1;
+    }
+    CloseOutput(&vout);
+    Obj view = take_buffer(viewbuf);
+    if (failed || error_count != raised_before)
+        return 0;
+    /* ViewObjHandler ends with a newline; drop it */
+    UInt vlen = GET_LEN_STRING(view);
+    if (vlen > 0 && CHARS_STRING(view)[vlen - 1] == '\n')
+        SET_LEN_STRING(view, vlen - 1);
+    return view;
+}
+
+/* Status of a statement that raised an error, from the kind noted when it
+ * was thrown. */
+static int thrown_status(void)
+{
+    int kind = thrown_kind;
+    thrown_kind = THROWN_ERROR;
+    return kind == THROWN_MEMORY      ? GAPRUN_MEMORY_LIMIT
+           : kind == THROWN_INTERRUPT ? GAPRUN_INTERRUPTED
+                                      : GAPRUN_ERROR;
+}
+
+/* The statement loop of gaprun_eval_capture, on an open input. */
+static void eval_capture_loop(TypInputFile * input, int want_view,
+                              Obj results)
+{
+    Obj outbuf = NEW_STRING(0);
+    Obj outstream = make_output_string_stream(outbuf);
+    Obj viewbuf = NEW_STRING(0);
+    Obj viewstream = make_output_string_stream(viewbuf);
+    while (1) {
+        Obj           value = 0;
+        BOOL          dual = FALSE;
+        Int           status;
+        TypOutputFile output = { 0 };
+        OpenOutputStream(&output, outstream);
+        SET_LEN_STRING(error_buffer, 0);
+        thrown_kind = THROWN_ERROR;
+        /* ReadEvalCommand catches every error of the statement itself */
+        ExecStatus st = ReadEvalCommand(0, input, &value, &dual);
+        CloseOutput(&output);
+        if (st == STATUS_EOF && GET_LEN_STRING(outbuf) == 0)
+            break;
+        Obj exit_code = 0; /* only for QUIT;, QuitGap(n) */
+        if (STATE(UserHasQUIT) || st == STATUS_QQUIT) {
+            STATE(UserHasQUIT) = FALSE;
+            STATE(UserHasQuit) = FALSE;
+            status = GAPRUN_QUIT;
+            exit_code = INTOBJ_INT(gap_exit_code());
+        }
+        else if (st == STATUS_QUIT)
+            status = GAPRUN_QUIT;
+        else if (st == STATUS_ERROR)
+            status = thrown_status();
+        else
+            status = GAPRUN_OK;
+        thrown_kind = THROWN_ERROR;
+        Obj entry = NEW_PLIST(T_PLIST, 7);
+        AssPlist(entry, 2, dual ? True : False);
+        if (status == GAPRUN_OK && value) {
+            AssPlist(entry, 3, value);
+            if (want_view && !dual) {
+                Obj view = view_into(value, viewstream, viewbuf);
+                if (view)
+                    AssPlist(entry, 4, view);
+                else
+                    status = thrown_status();
+            }
+        }
+        AssPlist(entry, 1, INTOBJ_INT(status));
+        AssPlist(entry, 5, take_buffer(outbuf));
+        AssPlist(entry, 6, take_buffer(error_buffer));
+        if (exit_code)
+            AssPlist(entry, 7, exit_code);
+        PushPlist(results, entry);
+        if (status == GAPRUN_QUIT || st == STATUS_EOF)
+            break;
+    }
+}
+
 int gaprun_eval_capture(const char * code, size_t len, int want_view,
                         gaprun_obj * out)
 {
-    volatile Obj results = 0;
     *out = 0;
     if (!initialized)
         return GAPRUN_MISUSE;
-    int ok = GAP_Enter();
+    gaprun_entry_begin();
+    /* volatile: GAP_TRY below sets a second jump point in this frame */
+    volatile int ok = GAP_Enter();
     if (ok) {
         Obj source = MakeStringWithLen(code, len);
         Obj instream =
             CALL_1ARGS(ValGVar(GVarName("InputTextString")), source);
-        Obj outbuf = NEW_STRING(0);
-        Obj outstream = make_output_string_stream(outbuf);
-        Obj viewbuf = NEW_STRING(0);
-        Obj viewstream = make_output_string_stream(viewbuf);
-
-        results = NEW_PLIST(T_PLIST, 4);
+        Obj results = NEW_PLIST(T_PLIST, 4);
         TypInputFile input = { 0 };
         if (OpenInputStream(&input, instream, FALSE)) {
-            while (1) {
-                Obj  value = 0;
-                BOOL dual = FALSE;
-                Int  status;
-                TypOutputFile output = { 0 };
-                OpenOutputStream(&output, outstream);
-                SET_LEN_STRING(error_buffer, 0);
-                ExecStatus st = ReadEvalCommand(0, &input, &value, &dual);
-                CloseOutput(&output);
-                if (st == STATUS_EOF && GET_LEN_STRING(outbuf) == 0)
-                    break;
-                if (st == STATUS_ERROR || STATE(UserHasQUIT))
-                    status = STATE(UserHasQUIT) ? 2 : 1;
-                else if (st == STATUS_QUIT || st == STATUS_QQUIT)
-                    status = 2;
-                else
-                    status = 0;
-                Obj entry = NEW_PLIST(T_PLIST, 6);
-                AssPlist(entry, 1, INTOBJ_INT(status));
-                AssPlist(entry, 2, dual ? True : False);
-                if (status == 0 && value) {
-                    AssPlist(entry, 3, value);
-                    if (want_view && !dual) {
-                        TypOutputFile vout = { 0 };
-                        OpenOutputStream(&vout, viewstream);
-                        ViewObjHandler(value);
-                        CloseOutput(&vout);
-                        Obj view = take_buffer(viewbuf);
-                        /* ViewObjHandler ends with a newline; drop it */
-                        UInt vlen = GET_LEN_STRING(view);
-                        if (vlen > 0 && CHARS_STRING(view)[vlen - 1] == '\n')
-                            SET_LEN_STRING(view, vlen - 1);
-                        AssPlist(entry, 4, view);
-                    }
-                }
-                AssPlist(entry, 5, take_buffer(outbuf));
-                AssPlist(entry, 6, take_buffer(error_buffer));
-                PushPlist(results, entry);
-                if (status == 2 || st == STATUS_EOF)
-                    break;
+            /* whatever raises outside ReadEvalCommand must not leave the
+             * input open on this (soon dead) stack frame */
+            GAP_TRY
+            {
+                eval_capture_loop(&input, want_view, results);
+            }
+            GAP_CATCH
+            {
+                CloseInput(&input);
+                GAP_THROW();
             }
             CloseInput(&input);
         }
@@ -345,7 +510,7 @@ int gaprun_eval_capture(const char * code, size_t len, int want_view,
         *out = results;
     }
     GAP_Leave();
-    return ok ? GAPRUN_OK : GAPRUN_ERROR;
+    return gaprun_entry_status(ok);
 }
 
 /* GAP's exit code as set by QuitGap(n) / QUIT_GAP(n). */
@@ -375,29 +540,58 @@ static void read_eval_input(TypInputFile * input, int flags,
             redirected = OpenOutput(&errout, "*errout*", FALSE) ? 1 : 0;
         uint64_t   raised_before = error_count;
         ExecStatus st = ReadEvalCommand(0, input, &value, &dual);
+        /* (st, raised, just_quit are not changed inside the GAP_TRY below,
+         * so they need not be volatile) */
         /* Runtime errors go through JUMP_TO_CATCH (counted by on_gap_error)
          * and would enter GAP's break loop; syntax errors do not. */
         int raised = error_count != raised_before;
-        if (st == STATUS_ERROR && raised &&
-            (flags & GAPRUN_LOOP_BREAK_OUTPUT)) {
-            /* What GAP's break loop prints on entry (see setup_code). */
-            Obj late = ValGVar(GVarName("_GAPRUN_PRINT_LATE_MESSAGE"));
-            if (late && IS_FUNC(late))
-                CALL_0ARGS(late);
+        int just_quit = 0;
+        if (raised) {
+            Obj jq = ValGVar(GVarName("_GAPRUN_JUST_QUIT"));
+            just_quit = jq == True;
         }
-        if (st == STATUS_END && value != 0) {
-            UpdateLast(value);
-            if ((flags & GAPRUN_LOOP_ECHO) && !dual)
-                ViewObjHandler(value);
+        /* The late message runs user code (OnBreakMessage) and the echo
+         * runs ViewObj methods: either may raise (or reach GAP's memory
+         * limit). Caught here, so that the redirection opened above is
+         * closed; the statement then counts as failed. */
+        volatile int post_failed = 0;
+        uint64_t     post_before = error_count;
+        GAP_TRY
+        {
+            if (st == STATUS_ERROR && raised &&
+                (flags & GAPRUN_LOOP_BREAK_OUTPUT)) {
+                /* What GAP's break loop prints on entry (see setup_code). */
+                Obj late = ValGVar(GVarName("_GAPRUN_PRINT_LATE_MESSAGE"));
+                if (late && IS_FUNC(late))
+                    CALL_0ARGS(late);
+            }
+            if (st == STATUS_END && value != 0) {
+                UpdateLast(value);
+                if ((flags & GAPRUN_LOOP_ECHO) && !dual)
+                    ViewObjHandler(value);
+            }
+            else if (st == STATUS_RETURN) {
+                Pr("'return' must not be used in file read-eval loop\n", 0,
+                   0);
+            }
         }
-        else if (st == STATUS_RETURN) {
-            Pr("'return' must not be used in file read-eval loop\n", 0, 0);
+        GAP_CATCH
+        {
+            post_failed = 1;
         }
         if (redirected)
             CloseOutput(&errout);
+        /* ViewObjHandler catches errors of ViewObj itself: count them */
+        if (error_count != post_before)
+            post_failed = 1;
+        if (post_failed && st != STATUS_ERROR) {
+            st = STATUS_ERROR;
+            raised = 1;
+            just_quit = 0;
+        }
         if (STATE(UserHasQUIT) || st == STATUS_QQUIT) {
             report->quit = 2;
-            report->exit_code = gap_exit_code();
+            quit_code = report->exit_code = gap_exit_code();
             break;
         }
         if (st == STATUS_EOF)
@@ -415,12 +609,30 @@ static void read_eval_input(TypInputFile * input, int flags,
             report->errors++;
             if (flags & GAPRUN_LOOP_STOP_ON_ERROR)
                 break;
-            if (raised)
+            if (raised && !just_quit)
                 in_break = 1;
         }
     }
     STATE(UserHasQuit) = FALSE;
     STATE(UserHasQUIT) = FALSE;
+}
+
+/* read_eval_input, then close the input, also when something raises
+ * outside ReadEvalCommand (the input lives on the caller's stack frame,
+ * which the error jump leaves). */
+static void read_eval_input_closing(TypInputFile * input, int flags,
+                                    gaprun_loop_report * report)
+{
+    GAP_TRY
+    {
+        read_eval_input(input, flags, report);
+    }
+    GAP_CATCH
+    {
+        CloseInput(input);
+        GAP_THROW();
+    }
+    CloseInput(input);
 }
 
 int gaprun_loop_file(const char * path, int flags,
@@ -430,19 +642,19 @@ int gaprun_loop_file(const char * path, int flags,
     memset(report, 0, sizeof(*report));
     if (!initialized)
         return GAPRUN_MISUSE;
-    int ok = GAP_Enter();
+    gaprun_entry_begin();
+    volatile int ok = GAP_Enter();
     if (ok) {
         TypInputFile input = { 0 };
         if (OpenInput(&input, path)) {
             opened = 1;
-            read_eval_input(&input, flags, report);
-            CloseInput(&input);
+            read_eval_input_closing(&input, flags, report);
         }
         Pr("\03", 0, 0); /* flush GAP's buffered output */
     }
     GAP_Leave();
     if (!ok)
-        return GAPRUN_ERROR;
+        return gaprun_entry_status(ok);
     if (!opened)
         return GAPRUN_MISUSE;
     return report->quit == 2 ? GAPRUN_QUIT : GAPRUN_OK;
@@ -454,21 +666,20 @@ int gaprun_loop_string(const char * code, size_t len, int flags,
     memset(report, 0, sizeof(*report));
     if (!initialized)
         return GAPRUN_MISUSE;
+    gaprun_entry_begin();
     int ok = GAP_Enter();
     if (ok) {
         Obj source = MakeStringWithLen(code, len);
         Obj instream =
             CALL_1ARGS(ValGVar(GVarName("InputTextString")), source);
         TypInputFile input = { 0 };
-        if (OpenInputStream(&input, instream, FALSE)) {
-            read_eval_input(&input, flags, report);
-            CloseInput(&input);
-        }
+        if (OpenInputStream(&input, instream, FALSE))
+            read_eval_input_closing(&input, flags, report);
         Pr("\03", 0, 0);
     }
     GAP_Leave();
     if (!ok)
-        return GAPRUN_ERROR;
+        return gaprun_entry_status(ok);
     return report->quit == 2 ? GAPRUN_QUIT : GAPRUN_OK;
 }
 

@@ -26,10 +26,19 @@ enum {
     GAPRUN_OK = 0,
     /* GAP raised an error; its text is in gaprun_error_text(). */
     GAPRUN_ERROR = 1,
-    /* A `quit;` / `QUIT;` / QuitGap() ended the evaluation. */
+    /* GAP quit: `QUIT;`, QuitGap(n) / QUIT_GAP(n) (or, for the loops,
+     * `quit;` at the top level). The exit code GAP would exit with is in
+     * gaprun_quit_code(). GAP's quit flags are reset: GAP stays usable and
+     * the caller decides whether to exit. */
     GAPRUN_QUIT = 2,
     /* The shim was misused (GAP not initialised, bad argument). */
     GAPRUN_MISUSE = 3,
+    /* The computation was interrupted (InterruptExecStat: Ctrl-C, a
+     * deadline, an InterruptHandle); GAP stays usable. */
+    GAPRUN_INTERRUPTED = 4,
+    /* GAP's pre-set memory limit (`-o`) was reached; GAP stays usable.
+     * (`-K` is not reported: GAP ends the process there.) */
+    GAPRUN_MEMORY_LIMIT = 5,
 };
 
 /* ---- start-up ---------------------------------------------------------- */
@@ -54,13 +63,19 @@ void gaprun_error_clear(void);
 /* 1: capture error messages (library use); 0: let GAP print them on stderr
  * itself, as `gap` does (command-line use). */
 int gaprun_error_capture(int on);
+/* The exit code set by the QuitGap(n) / QUIT_GAP(n) that produced the last
+ * GAPRUN_QUIT (0 for `QUIT;` and QuitGap()). */
+int gaprun_quit_code(void);
 
 /* ---- evaluation -------------------------------------------------------- */
 
 /* Evaluate GAP statements from a string, capturing per statement: a list of
- * lists [status, dual, value?, view?, output, error] (positions 3 and 4 may
- * be unbound). status is 0 ok, 1 error, 2 quit. With `want_view`, each value not suppressed by `;;` is
- * viewed as GAP's read-eval-print loop shows it. */
+ * lists [status, dual, value?, view?, output, error, exit code] (positions 3
+ * and 4 may be unbound). status is a GAPRUN_* code: GAPRUN_OK, GAPRUN_ERROR,
+ * GAPRUN_QUIT (`quit;`, `QUIT;`, QuitGap(n): evaluation stops there; for
+ * the last two the exit code is at position 7), GAPRUN_INTERRUPTED, GAPRUN_MEMORY_LIMIT.
+ * With `want_view`, each value not suppressed by `;;` is viewed as GAP's
+ * read-eval-print loop shows it. */
 int gaprun_eval_capture(const char *code, size_t len, int want_view,
                         gaprun_obj *out);
 

@@ -16,11 +16,20 @@
 #include <sys/syscall.h>
 
 #include "libgap-api.h"
+#include "protected.h"
 
 #include "gapstate.h"
 #include "stats.h"
+#include "sysmem.h"
 
 /* ---- interrupts ---------------------------------------------------------- */
+
+/* An interrupt asked for by a signal that is not a deadline (an
+ * InterruptHandle, a SIGINT sent by a session server) and not yet taken. */
+static volatile sig_atomic_t request_pending = 0;
+/* The armed deadline has expired: every statement until the deadline's
+ * scope ends must stop, so entries do not drop this one. */
+static volatile sig_atomic_t deadline_fired = 0;
 
 void gaprun_interrupt(void)
 {
@@ -28,19 +37,45 @@ void gaprun_interrupt(void)
         InterruptExecStat();
 }
 
+/* Make GAP's next statement run normally again: what ClearError does
+ * first, without its messages. A memory overrun still to be reported keeps
+ * its interrupt (GAP reports it at the next statement). */
+static void drop_interrupt(void)
+{
+    if (SyStorOverrun == SY_STOR_OVERRUN_CLEAR)
+        STATE(CurrExecStatFuncs) = ExecStatFuncs;
+}
+
 int gaprun_interrupt_clear(void)
 {
     if (!gaprun_is_initialized())
         return GAPRUN_MISUSE;
-    /* what ClearError does first, without its messages */
-    STATE(CurrExecStatFuncs) = ExecStatFuncs;
+    request_pending = 0;
+    deadline_fired = 0;
+    drop_interrupt();
     return GAPRUN_OK;
 }
 
-static void on_interrupt_signal(int signo)
+void gaprun_entry_begin(void)
+{
+    /* A request that arrived while GAP was idle (between entries) was for
+     * a computation that has ended: the next, unrelated call must not
+     * fail. An expired deadline stays in force. */
+    if (request_pending && !deadline_fired) {
+        request_pending = 0;
+        drop_interrupt();
+    }
+}
+
+static void on_interrupt_signal(int signo, siginfo_t * info, void * ctx)
 {
     (void)signo;
+    (void)ctx;
     int saved = errno;
+    if (info && info->si_code == SI_TIMER)
+        deadline_fired = 1;
+    else
+        request_pending = 1;
     gaprun_interrupt();
     errno = saved;
 }
@@ -59,7 +94,12 @@ static int install_handler(int signo, void (*handler)(int))
 
 int gaprun_interrupt_install(int signo)
 {
-    return install_handler(signo, on_interrupt_signal);
+    struct sigaction sa;
+    memset(&sa, 0, sizeof(sa));
+    sa.sa_sigaction = on_interrupt_signal;
+    sigemptyset(&sa.sa_mask);
+    sa.sa_flags = SA_RESTART | SA_SIGINFO;
+    return sigaction(signo, &sa, 0) == 0 ? 0 : -errno;
 }
 
 static timer_t deadline_timer;
@@ -99,6 +139,7 @@ void gaprun_deadline_disarm(void)
         timer_delete(deadline_timer);
         deadline_armed = 0;
     }
+    deadline_fired = 0;
 }
 
 /* SIGINT: first Ctrl-C interrupts; a second one before GAP took the first

@@ -6,7 +6,8 @@
  * point must live in the frame of the function called from Rust: this is a
  * macro, expanded in that function, never a helper call. The body runs only
  * when GAP is initialised; a GAP error inside it lands back here and the
- * function returns GAPRUN_ERROR (the message is in gaprun_error_text()).
+ * function returns GAPRUN_ERROR (the message is in gaprun_error_text()),
+ * or GAPRUN_QUIT / GAPRUN_INTERRUPTED / GAPRUN_MEMORY_LIMIT.
  * The body must not `return` (GAP_Leave would be skipped).
  *
  * SPDX-License-Identifier: GPL-2.0-or-later
@@ -17,16 +18,27 @@
 #include "gaprun_shim.h"
 #include "libgap-api.h"
 
+/* Called by every entry point before GAP_Enter: drops an interrupt
+ * requested while GAP was idle (see interrupt.c). */
+void gaprun_entry_begin(void);
+
+/* Called by every entry point after GAP_Leave with GAP_Enter's result:
+ * GAPRUN_OK, or how GAP's error jump ended the call (GAPRUN_QUIT after
+ * QUIT_GAP, GAPRUN_INTERRUPTED, GAPRUN_MEMORY_LIMIT, else GAPRUN_ERROR).
+ * Resets GAP's quit flags. */
+int gaprun_entry_status(int ok);
+
 #define GAPRUN_PROTECTED(...)                                                \
     do {                                                                     \
         if (!gaprun_is_initialized())                                        \
             return GAPRUN_MISUSE;                                            \
+        gaprun_entry_begin();                                                \
         int gaprun_ok_ = GAP_Enter();                                        \
         if (gaprun_ok_) {                                                    \
             __VA_ARGS__                                                      \
         }                                                                    \
         GAP_Leave();                                                         \
-        return gaprun_ok_ ? GAPRUN_OK : GAPRUN_ERROR;                        \
+        return gaprun_entry_status(gaprun_ok_);                              \
     } while (0)
 
 #endif /* GAPRUN_PROTECTED_H */

@@ -256,6 +256,8 @@ pub const GAPRUN_OK: _bindgen_ty_4 = 0;
 pub const GAPRUN_ERROR: _bindgen_ty_4 = 1;
 pub const GAPRUN_QUIT: _bindgen_ty_4 = 2;
 pub const GAPRUN_MISUSE: _bindgen_ty_4 = 3;
+pub const GAPRUN_INTERRUPTED: _bindgen_ty_4 = 4;
+pub const GAPRUN_MEMORY_LIMIT: _bindgen_ty_4 = 5;
 pub type _bindgen_ty_4 = ::std::os::raw::c_uint;
 pub type gaprun_mark_fn = ::std::option::Option<unsafe extern "C" fn()>;
 extern "C" {
@@ -279,6 +281,9 @@ extern "C" {
 }
 extern "C" {
     pub fn gaprun_error_capture(on: ::std::os::raw::c_int) -> ::std::os::raw::c_int;
+}
+extern "C" {
+    pub fn gaprun_quit_code() -> ::std::os::raw::c_int;
 }
 extern "C" {
     pub fn gaprun_eval_capture(

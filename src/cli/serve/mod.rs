@@ -4,12 +4,13 @@
 //! Process layout. The server process never runs GAP. At start, while it
 //! is still single-threaded, it forks the first session; every session is
 //! a single-threaded child that initialised (or inherited) GAP and answers
-//! requests on a Unix socket. `fork` asks a session to clone itself with
-//! `CLONE_PARENT`, so the new session inherits the GAP heap copy-on-write
-//! and is a child of the server, which reaps every session (it is also a
-//! child subreaper, for anything a session leaves orphaned). The server's threads
-//! (one reading each session, one accepting new sessions, one reaping)
-//! exist only after its own last fork.
+//! requests on a Unix socket, leading its own process group (killed as a
+//! whole). `fork` makes a session fork twice (see [`child::fork_session`]):
+//! the new session inherits the GAP heap copy-on-write and is adopted by
+//! the server, a child subreaper, which reaps every session. The server's
+//! threads (input, one reader and one writer per session, accepting,
+//! reaping, signals, drops) exist only after its own last fork; the input
+//! thread never waits on a session.
 
 mod child;
 mod direct;
@@ -30,7 +31,7 @@ use std::os::fd::AsRawFd;
 use std::os::unix::net::{UnixListener, UnixStream};
 use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicU64, Ordering};
-use std::sync::{Arc, Condvar, Mutex, OnceLock};
+use std::sync::{mpsc, Arc, Condvar, Mutex, OnceLock};
 use std::time::{Duration, Instant};
 
 /// Protocol name and version sent in the `hello` line.
@@ -75,6 +76,7 @@ pub fn run(args: &GapArgs, serve: &ServeArgs) -> i32 {
         }
     };
     let sock_path = dir.path().join("sessions.sock");
+    let dir_path = dir.path().to_path_buf();
     let listener = match UnixListener::bind(&sock_path) {
         Ok(l) => l,
         Err(e) => {
@@ -84,7 +86,7 @@ pub fn run(args: &GapArgs, serve: &ServeArgs) -> i32 {
     };
     // Sessions answer straight to our stdout when it is a pipe (set up
     // before the fork, so every session inherits it).
-    if let Some(d) = DirectOut::setup(dir.path()) {
+    if let Some(d) = DirectOut::setup(&dir_path) {
         let _ = DIRECT.set(d);
     }
     // SAFETY: getpid has no preconditions.
@@ -106,13 +108,56 @@ pub fn run(args: &GapArgs, serve: &ServeArgs) -> i32 {
             // Our own open file description of the output lock (sessions
             // open theirs), opened after the fork so no session shares it.
             let out_lock = DIRECT.get().and_then(|d| File::open(&d.lock_path).ok());
-            let code = Server::new(sock_path.clone(), out_lock).serve(listener, child.as_raw());
-            drop(dir);
+            let server = Server::new(dir, out_lock);
+            let _ = SERVER.set(Arc::clone(&server));
+            // Before any thread exists, so that every thread blocks them.
+            let signals = stop_signals();
+            if signals.thread_block().is_ok() {
+                let me = Arc::clone(&server);
+                std::thread::spawn(move || me.on_stop_signal(signals));
+            }
+            let code = Arc::clone(&server).serve(listener, child.as_raw());
+            server.cleanup();
             code
         }
         Err(e) => {
             eprintln!("gaprun: fork failed: {e}");
             EXIT_USAGE
+        }
+    }
+}
+
+/// Signals that stop the server the ordinary way (a terminal closing, a
+/// client gone, Ctrl-C, `kill`): each ends it only after the clean-up.
+fn stop_signals() -> nix::sys::signal::SigSet {
+    use nix::sys::signal::Signal;
+    let mut set = nix::sys::signal::SigSet::empty();
+    for s in [
+        Signal::SIGTERM,
+        Signal::SIGINT,
+        Signal::SIGHUP,
+        Signal::SIGPIPE,
+    ] {
+        set.add(s);
+    }
+    set
+}
+
+impl Server {
+    /// The signal thread: wait for a stop signal, clean up (sessions and
+    /// what they started killed, socket folder removed), then die of that
+    /// signal as the caller expects.
+    fn on_stop_signal(&self, signals: nix::sys::signal::SigSet) {
+        let Ok(sig) = signals.wait() else { return };
+        self.cleanup();
+        let _ = std::io::stdout().flush();
+        // SAFETY: restore the default action and send the signal to this
+        // process again; _exit only if it somehow returns.
+        unsafe {
+            libc::signal(sig as i32, libc::SIG_DFL);
+            let _ = signals.thread_unblock();
+            libc::kill(libc::getpid(), sig as i32);
+            libc::_exit(128 + sig as i32);
         }
     }
 }

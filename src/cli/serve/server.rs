@@ -39,11 +39,45 @@ pub(super) fn lock_track(t: &Mutex<Track>) -> std::sync::MutexGuard<'_, Track> {
     t.lock().unwrap_or_else(|p| p.into_inner())
 }
 
+/// A session as the server sees it, from the `fork` request that makes it
+/// until it is gone.
 pub(super) struct SessionEntry {
-    pub(super) pid: i32,
-    pub(super) writer: Arc<Mutex<UnixStream>>,
+    /// Its process, once it has connected.
+    pub(super) pid: Option<i32>,
+    /// Lines for the session. A writer thread passes them on once the
+    /// session has connected; until then they wait here, so requests for a
+    /// session still being forked are kept in order and never block the
+    /// server's input loop.
+    pub(super) tx: mpsc::Sender<Vec<u8>>,
+    /// The receiving end of `tx`, until the session connects.
+    pub(super) rx: Option<mpsc::Receiver<Vec<u8>>>,
     pub(super) track: Arc<Mutex<Track>>,
     pub(super) alive: bool,
+    /// `drop` was asked: later requests do not see it; its process is
+    /// killed once it has answered what was sent before the drop.
+    pub(super) dropped: bool,
+    /// The session whose `fork` makes this one, until it connects.
+    pub(super) parent: Option<u64>,
+}
+
+impl SessionEntry {
+    fn new(sid: u64, parent: Option<u64>) -> SessionEntry {
+        let (tx, rx) = mpsc::channel();
+        SessionEntry {
+            pid: None,
+            tx,
+            rx: Some(rx),
+            track: Arc::new(Mutex::new(Track {
+                pending: VecDeque::new(),
+                next_seq: 0,
+                relayed: 0,
+                slot: direct_slot(sid),
+            })),
+            alive: true,
+            dropped: false,
+            parent,
+        }
+    }
 }
 
 #[derive(Default)]
@@ -51,25 +85,67 @@ pub(super) struct Table {
     pub(super) sessions: HashMap<u64, SessionEntry>,
     /// Exit descriptions of reaped session processes, by pid.
     pub(super) exits: HashMap<i32, String>,
-    /// Session ids handed out by `fork` requests not yet connected.
-    pub(super) forking: std::collections::HashSet<u64>,
     pub(super) next_id: u64,
+    /// The server is closing: sessions that connect now are killed.
+    pub(super) closing: bool,
+    /// Threads reading a connected session (each answers what its session
+    /// still owes when it ends).
+    pub(super) readers: usize,
 }
 
 pub(super) struct Server {
     pub(super) table: Mutex<Table>,
+    /// Woken when a session connects or a session reader ends.
     pub(super) registered: Condvar,
     pub(super) out: Mutex<std::io::Stdout>,
     /// Our lock on stdout shared with the sessions (see [`DirectOut`]).
     pub(super) out_lock: Option<File>,
     pub(super) started: Instant,
-    pub(super) _sock: PathBuf,
+    /// The socket folder, removed on every way out (see [`Server::cleanup`]).
+    pub(super) dir: Mutex<Option<tempfile::TempDir>>,
+}
+
+/// Largest `timeout_ms` and `grace_ms` accepted (about 115 days): far past
+/// any real use, small enough for every clock and timer computation.
+pub(super) const MAX_MS: f64 = 1e10;
+
+/// A millisecond field of a request: `Ok(None)` when absent or null, the
+/// value when it is a number in `(0, MAX_MS]` (`[0, MAX_MS]` with
+/// `zero_ok`), otherwise the `bad_request` message.
+pub(super) fn ms_field(req: &Value, name: &str, zero_ok: bool) -> Result<Option<f64>, String> {
+    let v = match req.get(name) {
+        None | Some(Value::Null) => return Ok(None),
+        Some(v) => v,
+    };
+    let what = if zero_ok {
+        "a number"
+    } else {
+        "a positive number"
+    };
+    let ms = v
+        .as_f64()
+        .filter(|x| x.is_finite())
+        .ok_or_else(|| format!("\"{name}\" must be {what} of milliseconds"))?;
+    if ms < 0.0 || (ms == 0.0 && !zero_ok) {
+        return Err(format!("\"{name}\" must be {what} of milliseconds"));
+    }
+    if ms > MAX_MS {
+        return Err(if name == "timeout_ms" {
+            "timeout too large".into()
+        } else {
+            format!("\"{name}\" too large (at most {MAX_MS} ms)")
+        });
+    }
+    Ok(Some(ms))
 }
 
 impl Server {
-    pub(super) fn new(sock: PathBuf, out_lock: Option<File>) -> Arc<Server> {
+    pub(super) fn new(dir: tempfile::TempDir, out_lock: Option<File>) -> Arc<Server> {
+        let mut sessions = HashMap::new();
+        sessions.insert(0, SessionEntry::new(0, None));
         Arc::new(Server {
             table: Mutex::new(Table {
+                sessions,
                 next_id: 1,
                 ..Table::default()
             }),
@@ -77,7 +153,7 @@ impl Server {
             out: Mutex::new(std::io::stdout()),
             out_lock,
             started: Instant::now(),
-            _sock: sock,
+            dir: Mutex::new(Some(dir)),
         })
     }
 
@@ -110,11 +186,17 @@ impl Server {
         }
     }
 
-    /// The process of session `sid` when it is alive; otherwise answer
-    /// request `id` with why not (`session_dead`, `unknown_session`).
-    pub(super) fn live_session(&self, id: &Value, sid: u64) -> Option<i32> {
-        let alive = self.lock().sessions.get(&sid).map(|s| (s.alive, s.pid));
-        match alive {
+    /// Whether session `sid` can take requests: `Some(pid)` (`None` while
+    /// it is being forked); otherwise answer request `id` with why not
+    /// (`session_dead`, `unknown_session`) and return `None`.
+    pub(super) fn usable(&self, id: &Value, sid: u64) -> Option<Option<i32>> {
+        let state = self
+            .lock()
+            .sessions
+            .get(&sid)
+            .filter(|s| !s.dropped)
+            .map(|s| (s.alive, s.pid));
+        match state {
             Some((true, pid)) => Some(pid),
             Some((false, _)) => {
                 self.error(id, "session_dead", &format!("session {sid} is dead"));
@@ -131,23 +213,17 @@ impl Server {
         self.send(&json!({"id": id, "ok": false, "code": code, "error": msg}));
     }
 
-    /// Wait until session `id` has connected (or `timeout` passes).
+    /// Wait until session `id` has connected (true) or cannot any more
+    /// (false: its fork failed, or `timeout` passed).
     pub(super) fn wait_registered(&self, id: u64, timeout: Duration) -> bool {
-        self.wait_table(timeout, |t| t.sessions.contains_key(&id))
-    }
-
-    /// Wait while session `id` is being forked and has not connected;
-    /// false if it still has not after `timeout`.
-    pub(super) fn wait_forked(&self, id: u64, timeout: Duration) -> bool {
-        self.wait_table(timeout, |t| !t.forking.contains(&id))
-    }
-
-    /// Wait (woken whenever a session registers) until `done` holds for the
-    /// session table; false when `timeout` passes first.
-    fn wait_table(&self, timeout: Duration, done: impl Fn(&Table) -> bool) -> bool {
         let deadline = Instant::now() + timeout;
         let mut t = self.lock();
-        while !done(&t) {
+        loop {
+            match t.sessions.get(&id) {
+                Some(s) if s.pid.is_some() => return true,
+                Some(s) if s.alive => {}
+                _ => return false,
+            }
             let now = Instant::now();
             if now >= deadline {
                 return false;
@@ -158,7 +234,6 @@ impl Server {
                 .unwrap_or_else(|p| p.into_inner())
                 .0;
         }
-        true
     }
 
     pub(super) fn serve(self: Arc<Self>, listener: UnixListener, first_pid: i32) -> i32 {
@@ -179,6 +254,7 @@ impl Server {
                 .cloned()
                 .unwrap_or_else(|| "it did not connect".into());
             eprintln!("gaprun: the first GAP session failed to start: {why}");
+            self.shutdown();
             return EXIT_USAGE;
         }
         let info = gaprun::runtime::build_info();
@@ -235,15 +311,39 @@ impl Server {
         }
     }
 
+    /// Kill every session (and what each started, its process group), let
+    /// each reader answer what its session still owed, answer requests
+    /// queued for sessions that never connected, reap. Safe to call twice.
     pub(super) fn shutdown(&self) {
-        let pids: Vec<i32> = {
-            let t = self.lock();
-            t.sessions.values().map(|s| s.pid).collect()
+        let (pids, never): (Vec<i32>, Vec<u64>) = {
+            let mut t = self.lock();
+            t.closing = true;
+            let pids = t.sessions.values().filter_map(|s| s.pid).collect();
+            let never = t
+                .sessions
+                .iter()
+                .filter(|(_, s)| s.alive && s.pid.is_none())
+                .map(|(sid, _)| *sid)
+                .collect();
+            (pids, never)
         };
         for pid in pids {
-            // SAFETY: plain kill(2) of a session process we started.
-            unsafe { libc::kill(pid, libc::SIGKILL) };
+            self.kill_between_answers(pid);
         }
+        for sid in never {
+            self.fail_start(sid, "session_dead", "the server closed before it started");
+        }
+        // Each reader sees its session's end and answers what it owed.
+        let deadline = Instant::now() + Duration::from_secs(5);
+        let mut t = self.lock();
+        while t.readers > 0 && Instant::now() < deadline {
+            t = self
+                .registered
+                .wait_timeout(t, Duration::from_millis(50))
+                .unwrap_or_else(|p| p.into_inner())
+                .0;
+        }
+        drop(t);
         // Reap what is left (the reaper thread may be blocked in waitpid).
         let deadline = Instant::now() + Duration::from_secs(2);
         loop {
@@ -256,6 +356,51 @@ impl Server {
             if r == 0 {
                 std::thread::sleep(Duration::from_millis(5));
             }
+        }
+    }
+
+    /// Shut down and remove the socket folder (every exit path).
+    pub(super) fn cleanup(&self) {
+        self.shutdown();
+        drop(self.dir.lock().unwrap_or_else(|p| p.into_inner()).take());
+    }
+
+    /// Session `sid` will never connect (its fork failed, its parent died,
+    /// the server closes): mark it dead and answer the requests queued for
+    /// it with `code`.
+    pub(super) fn fail_start(&self, sid: u64, code: &str, why: &str) {
+        let track = {
+            let mut t = self.lock();
+            let Some(s) = t.sessions.get_mut(&sid).filter(|s| s.pid.is_none()) else {
+                return;
+            };
+            s.alive = false;
+            let track = Arc::clone(&s.track);
+            if s.dropped {
+                t.sessions.remove(&sid);
+            }
+            track
+        };
+        self.registered.notify_all();
+        let owed: Vec<Value> = lock_track(&track)
+            .pending
+            .drain(..)
+            .map(|(_, id)| id)
+            .collect();
+        for id in owed {
+            self.error(&id, code, &format!("session {sid}: {why}"));
+        }
+        // Forks asked of it (answered above) will not happen either.
+        let unborn: Vec<u64> = {
+            let t = self.lock();
+            t.sessions
+                .iter()
+                .filter(|(_, s)| s.parent == Some(sid) && s.alive)
+                .map(|(n, _)| *n)
+                .collect()
+        };
+        for n in unborn {
+            self.fail_start(n, code, &format!("session {sid} never started"));
         }
     }
 
@@ -280,8 +425,8 @@ impl Server {
                 return true;
             }
         };
-        let target = match req.get("session") {
-            None | Some(Value::Null) => *current,
+        let named = match req.get("session") {
+            None | Some(Value::Null) => None,
             Some(v) => match v.as_u64() {
                 Some(n) => Some(n),
                 None => {
@@ -290,112 +435,61 @@ impl Server {
                 }
             },
         };
-        if let Some(sid) = target.or_else(|| req.get("session").and_then(Value::as_u64)) {
-            self.wait_forked(sid, Duration::from_secs(30));
-        }
+        let target = named.or(*current);
         match op.as_str() {
             "eval" | "fork" => {
                 let Some(sid) = target else {
                     self.error(&id, "no_session", "no current session (use switch)");
                     return true;
                 };
-                if op == "eval" && !req.get("code").is_some_and(Value::is_string) {
-                    self.error(&id, "bad_request", "eval needs \"code\" (a string)");
-                    return true;
-                }
-                let mut msg = req;
-                let mut t = self.lock();
-                let new_id = t.next_id;
-                let Some(s) = t.sessions.get_mut(&sid) else {
-                    drop(t);
-                    self.error(&id, "unknown_session", &format!("no session {sid}"));
-                    return true;
-                };
-                if !s.alive {
-                    drop(t);
-                    self.error(&id, "session_dead", &format!("session {sid} is dead"));
-                    return true;
-                }
-                if op == "fork" {
-                    msg["new_session"] = json!(new_id);
-                    msg["session"] = json!(sid);
-                }
-                {
-                    let mut tr = lock_track(&s.track);
-                    tr.prune();
-                    let seq = tr.next_seq;
-                    tr.next_seq += 1;
-                    tr.pending.push_back((seq, id.clone()));
-                }
-                // An eval goes to the session as the client wrote it (the
-                // session knows its number); a fork gets its new number.
-                let mut buf = if op == "fork" {
-                    serde_json::to_vec(&msg).unwrap_or_default()
-                } else {
-                    line.trim_end().as_bytes().to_vec()
-                };
-                buf.push(b'\n');
-                let ok = s
-                    .writer
-                    .lock()
-                    .unwrap_or_else(|p| p.into_inner())
-                    .write_all(&buf);
-                if ok.is_err() {
-                    {
-                        let mut tr = lock_track(&s.track);
-                        tr.pending.pop_back();
-                        tr.next_seq -= 1;
+                if op == "eval" {
+                    if !req.get("code").is_some_and(Value::is_string) {
+                        self.error(&id, "bad_request", "eval needs \"code\" (a string)");
+                        return true;
                     }
-                    drop(t);
-                    self.error(&id, "session_dead", &format!("session {sid} is dead"));
-                    return true;
+                    if let Err(e) = ms_field(&req, "timeout_ms", false) {
+                        self.error(&id, "bad_request", &e);
+                        return true;
+                    }
                 }
-                if op == "fork" {
-                    t.next_id += 1;
-                    t.forking.insert(new_id);
-                }
+                self.route(&op, req, line, &id, sid);
             }
             "interrupt" => {
                 let Some(sid) = target else {
                     self.error(&id, "no_session", "no current session");
                     return true;
                 };
-                if let Some(pid) = self.live_session(&id, sid) {
-                    // SAFETY: kill(2) of a session process we own.
-                    unsafe { libc::kill(pid, libc::SIGINT) };
+                if let Some(pid) = self.usable(&id, sid) {
+                    // A session still being forked runs nothing yet.
+                    if let Some(pid) = pid {
+                        // SAFETY: kill(2) of a session process we own.
+                        unsafe { libc::kill(pid, libc::SIGINT) };
+                    }
                     self.send(&json!({"id": id, "ok": true, "session": sid}));
                 }
             }
             "switch" => {
-                let Some(sid) = req.get("session").and_then(Value::as_u64) else {
+                let Some(sid) = named else {
                     self.error(&id, "bad_request", "switch needs \"session\"");
                     return true;
                 };
-                if self.live_session(&id, sid).is_some() {
+                if self.usable(&id, sid).is_some() {
                     *current = Some(sid);
                     self.send(&json!({"id": id, "ok": true, "session": sid}));
                 }
             }
             "drop" => {
-                let Some(sid) = req.get("session").and_then(Value::as_u64) else {
+                let Some(sid) = named else {
                     self.error(&id, "bad_request", "drop needs \"session\"");
                     return true;
                 };
-                let removed = self.lock().sessions.remove(&sid);
-                match removed {
-                    Some(s) => {
-                        self.kill_between_answers(s.pid);
-                        let _ = s
-                            .writer
-                            .lock()
-                            .unwrap_or_else(|p| p.into_inner())
-                            .shutdown(std::net::Shutdown::Both);
-                        if *current == Some(sid) {
-                            *current = None;
-                        }
-                        self.send(&json!({"id": id, "ok": true, "session": sid}));
+                if self.drop_session(sid) {
+                    if *current == Some(sid) {
+                        *current = None;
                     }
-                    None => self.error(&id, "unknown_session", &format!("no session {sid}")),
+                    self.send(&json!({"id": id, "ok": true, "session": sid}));
+                } else {
+                    self.error(&id, "unknown_session", &format!("no session {sid}"));
                 }
             }
             "stats" => {
@@ -403,13 +497,14 @@ impl Server {
                 let mut sessions: Vec<Value> = t
                     .sessions
                     .iter()
+                    .filter(|(_, s)| !s.dropped)
                     .map(|(sid, s)| {
                         json!({
                             "session": sid,
                             "pid": s.pid,
                             "alive": s.alive,
                             "busy": lock_track(&s.track).busy(),
-                            "rss_kb": rss_kb(s.pid),
+                            "rss_kb": s.pid.map_or(0, rss_kb),
                         })
                     })
                     .collect();
@@ -423,14 +518,105 @@ impl Server {
                 }));
             }
             "close" => {
-                let grace = req.get("grace_ms").and_then(Value::as_u64).unwrap_or(1000);
-                self.wait_owed(Duration::from_millis(grace));
+                let grace = match ms_field(&req, "grace_ms", true) {
+                    Ok(g) => g.unwrap_or(1000.0),
+                    Err(e) => {
+                        self.error(&id, "bad_request", &e);
+                        return true;
+                    }
+                };
+                self.wait_owed(Duration::from_secs_f64(grace / 1e3));
+                self.shutdown();
                 self.send(&json!({"id": id, "ok": true}));
                 return false;
             }
             other => self.error(&id, "unknown_op", &format!("unknown op {other:?}")),
         }
         true
+    }
+
+    /// Pass an `eval` or `fork` to session `sid` (queued while it is being
+    /// forked), counting it as owed.
+    fn route(&self, op: &str, mut msg: Value, line: &str, id: &Value, sid: u64) {
+        let mut t = self.lock();
+        let new_id = t.next_id;
+        match t.sessions.get(&sid).filter(|s| !s.dropped) {
+            None => {
+                drop(t);
+                return self.error(id, "unknown_session", &format!("no session {sid}"));
+            }
+            Some(s) if !s.alive => {
+                drop(t);
+                return self.error(id, "session_dead", &format!("session {sid} is dead"));
+            }
+            Some(_) => {}
+        }
+        // An eval goes to the session as the client wrote it (the session
+        // knows its number); a fork gets its new number.
+        let mut buf = if op == "fork" {
+            msg["new_session"] = json!(new_id);
+            msg["session"] = json!(sid);
+            t.next_id += 1;
+            t.sessions
+                .insert(new_id, SessionEntry::new(new_id, Some(sid)));
+            serde_json::to_vec(&msg).unwrap_or_default()
+        } else {
+            line.trim_end().as_bytes().to_vec()
+        };
+        buf.push(b'\n');
+        let s = &t.sessions[&sid];
+        {
+            let mut tr = lock_track(&s.track);
+            tr.prune();
+            let seq = tr.next_seq;
+            tr.next_seq += 1;
+            tr.pending.push_back((seq, id.clone()));
+        }
+        // A closed channel means the writer ended (the session is going
+        // away): its reader answers this request `session_dead`.
+        let _ = s.tx.send(buf);
+    }
+
+    /// Mark session `sid` dropped; a thread kills it once it has answered
+    /// what was sent before. False when there is no such session.
+    fn drop_session(&self, sid: u64) -> bool {
+        let track = {
+            let mut t = self.lock();
+            let Some(s) = t.sessions.get_mut(&sid).filter(|s| !s.dropped) else {
+                return false;
+            };
+            s.dropped = true;
+            if !s.alive {
+                t.sessions.remove(&sid);
+                return true;
+            }
+            Arc::clone(&s.track)
+        };
+        let me = self.arc();
+        std::thread::spawn(move || loop {
+            let state = me
+                .lock()
+                .sessions
+                .get(&sid)
+                .map(|s| (s.alive, s.pid))
+                .filter(|(alive, _)| *alive);
+            match state {
+                None => break,
+                Some((_, Some(pid))) if !lock_track(&track).busy() => {
+                    me.kill_between_answers(pid);
+                    break;
+                }
+                _ => std::thread::sleep(Duration::from_millis(2)),
+            }
+        });
+        true
+    }
+
+    fn arc(&self) -> Arc<Server> {
+        SERVER
+            .get()
+            .cloned()
+            .expect("the server is registered before it serves")
     }
 
     pub(super) fn accept_loop(self: Arc<Self>, listener: UnixListener) {
@@ -443,7 +629,9 @@ impl Server {
 
     /// Register a session from its hello line, then forward its answers.
     pub(super) fn session_reader(self: Arc<Self>, conn: UnixStream) {
-        let Ok(writer) = conn.try_clone() else { return };
+        let Ok(mut writer) = conn.try_clone() else {
+            return;
+        };
         let mut reader = BufReader::with_capacity(64 * 1024, conn);
         let mut line: Vec<u8> = Vec::with_capacity(4096);
         if reader.read_until(b'\n', &mut line).unwrap_or(0) == 0 {
@@ -454,33 +642,41 @@ impl Server {
         };
         let (Some(sid), Some(pid)) = (
             hello.get("session").and_then(Value::as_u64),
-            hello.get("pid").and_then(Value::as_i64),
+            hello
+                .get("pid")
+                .and_then(Value::as_i64)
+                .and_then(|p| i32::try_from(p).ok()),
         ) else {
             return;
         };
-        let slot = direct_slot(sid);
-        let track = Arc::new(Mutex::new(Track {
-            pending: VecDeque::new(),
-            next_seq: 0,
-            relayed: 0,
-            slot,
-        }));
-        let writer = Arc::new(Mutex::new(writer));
-        {
+        let registered = {
             let mut t = self.lock();
-            t.sessions.insert(
-                sid,
-                SessionEntry {
-                    pid: pid as i32,
-                    writer: Arc::clone(&writer),
-                    track: Arc::clone(&track),
-                    alive: true,
-                },
-            );
-            t.next_id = t.next_id.max(sid + 1);
-            t.forking.remove(&sid);
-        }
+            let closing = t.closing;
+            match t.sessions.get_mut(&sid) {
+                Some(s) if s.alive && s.pid.is_none() && !closing => {
+                    s.pid = Some(pid);
+                    s.parent = None;
+                    let got = (Arc::clone(&s.track), s.tx.clone(), s.rx.take());
+                    t.readers += 1;
+                    Some(got)
+                }
+                _ => None,
+            }
+        };
+        let Some((track, tx, Some(rx))) = registered else {
+            // Not expected (its fork failed meanwhile, the server closes).
+            kill_group(pid);
+            return;
+        };
         self.registered.notify_all();
+        // The writer passes on what was queued, then each later line.
+        std::thread::spawn(move || {
+            for buf in rx {
+                if writer.write_all(&buf).is_err() {
+                    break;
+                }
+            }
+        });
         loop {
             line.clear();
             match reader.read_until(b'\n', &mut line) {
@@ -501,34 +697,52 @@ impl Server {
                 .flatten()
             {
                 if let Some(new) = v.get("forked").and_then(Value::as_u64) {
-                    if !self.wait_forked(new, Duration::from_secs(30)) {
-                        self.lock().forking.remove(&new);
+                    if v["ok"] != true {
+                        self.fail_start(new, "fork_failed", "its fork failed");
+                    } else if !self.wait_registered(new, Duration::from_secs(30)) {
+                        self.fail_start(new, "fork_failed", "it did not connect");
                         self.error(
                             &v["id"],
                             "fork_failed",
                             &format!("forked session {new} did not connect"),
                         );
-                        self.relayed(&track, &writer);
+                        self.relayed(&track, &tx);
                         continue;
                     }
                 }
             }
             self.send_line(&line);
-            self.relayed(&track, &writer);
+            self.relayed(&track, &tx);
         }
-        // The session is gone: answer what it still owed.
+        // The session is gone: what it started goes with it; answer what
+        // it still owed (its exit status comes from the reaper thread,
+        // given a moment).
+        kill_group(pid);
         std::thread::sleep(Duration::from_millis(20));
-        let why = {
+        let (why, unborn) = {
             let mut t = self.lock();
-            let why = t
-                .exits
-                .get(&(pid as i32))
-                .cloned()
-                .unwrap_or_else(|| "its process ended".into());
+            let why = if t.closing {
+                "the server closed before it answered".to_string()
+            } else {
+                let how = t.exits.get(&pid).cloned();
+                format!(
+                    "died: {}",
+                    how.unwrap_or_else(|| "its process ended".into())
+                )
+            };
+            let unborn: Vec<u64> = t
+                .sessions
+                .iter()
+                .filter(|(_, s)| s.parent == Some(sid) && s.pid.is_none())
+                .map(|(n, _)| *n)
+                .collect();
             if let Some(s) = t.sessions.get_mut(&sid) {
                 s.alive = false;
+                if s.dropped {
+                    t.sessions.remove(&sid);
+                }
             }
-            why
+            (why, unborn)
         };
         let owed: Vec<Value> = {
             let mut tr = lock_track(&track);
@@ -536,13 +750,25 @@ impl Server {
             tr.pending.drain(..).map(|(_, id)| id).collect()
         };
         for id in owed {
-            self.error(&id, "session_dead", &format!("session {sid} died: {why}"));
+            self.error(&id, "session_dead", &format!("session {sid} {why}"));
         }
+        // Forks it had not answered never start (their fork request was
+        // just answered `session_dead`).
+        for n in unborn {
+            self.fail_start(
+                n,
+                "fork_failed",
+                &format!("session {sid} died while forking it"),
+            );
+        }
+        self.lock().readers -= 1;
+        self.registered.notify_all();
     }
 
-    /// SIGKILL a session, never between writing an answer directly and
-    /// counting it (it does both under a shared lock on the output, which
-    /// we take exclusively here), so that what it owes is known exactly.
+    /// SIGKILL a session and its process group, never between writing an
+    /// answer directly and counting it (it does both under a shared lock on
+    /// the output, which we take exclusively here), so that what it owes is
+    /// known exactly.
     pub(super) fn kill_between_answers(&self, pid: i32) {
         // Our threads share one lock (file description): the stdout mutex
         // keeps them from changing it under each other.
@@ -550,9 +776,7 @@ impl Server {
         if let Some(f) = &self.out_lock {
             flock(f, libc::LOCK_EX);
         }
-        // SAFETY: kill(2) of a session process we own; the reaper thread
-        // collects its exit status.
-        unsafe { libc::kill(pid, libc::SIGKILL) };
+        kill_group(pid);
         if let Some(f) = &self.out_lock {
             flock(f, libc::LOCK_UN);
         }
@@ -560,7 +784,7 @@ impl Server {
 
     /// Count an answer the server wrote for a session (its oldest owed
     /// one), then let a directly answering session go on.
-    pub(super) fn relayed(&self, track: &Mutex<Track>, writer: &Mutex<UnixStream>) {
+    pub(super) fn relayed(&self, track: &Mutex<Track>, tx: &mpsc::Sender<Vec<u8>>) {
         let direct = {
             let mut tr = lock_track(track);
             tr.relayed = tr.answered() + 1;
@@ -568,10 +792,7 @@ impl Server {
             tr.slot.is_some()
         };
         if direct {
-            let _ = writer
-                .lock()
-                .unwrap_or_else(|p| p.into_inner())
-                .write_all(b"\n");
+            let _ = tx.send(b"\n".to_vec());
         }
     }
 
@@ -591,6 +812,21 @@ impl Server {
             };
             self.lock().exits.insert(pid, why);
         }
+    }
+}
+
+/// The running server (for threads started from `&self` methods and the
+/// signal thread).
+pub(super) static SERVER: OnceLock<Arc<Server>> = OnceLock::new();
+
+/// SIGKILL session process `pid` and its process group (each session leads
+/// its own, so what it started itself dies with it).
+pub(super) fn kill_group(pid: i32) {
+    // SAFETY: kill(2) of a session's process group and of the session (in
+    // case it had not made its group yet); the reaper collects them.
+    unsafe {
+        libc::kill(-pid, libc::SIGKILL);
+        libc::kill(pid, libc::SIGKILL);
     }
 }
 

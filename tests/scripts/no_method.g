@@ -1,0 +1,5 @@
+1 + true;
+Print("after\n");
+5;
+quit;
+7;

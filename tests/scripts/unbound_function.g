@@ -1,0 +1,5 @@
+Foo(1);
+Print("after\n");
+5;
+quit;
+7;

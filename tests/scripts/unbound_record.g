@@ -1,0 +1,5 @@
+IsBound(zz.a);
+Print("after\n");
+5;
+quit;
+7;
