@@ -12,7 +12,7 @@
 mod request;
 
 use libfuzzer_sys::fuzz_target;
-use request::{check_eval, close_grace, ms_field, parse_request, MAX_MS};
+use request::{check_eval, close_grace, is_blank, ms_field, parse_request, MAX_MS};
 use serde_json::Value;
 use std::time::Duration;
 
@@ -26,7 +26,7 @@ fuzz_target!(|data: &[u8]| {
     let Ok(line) = std::str::from_utf8(line) else {
         return;
     };
-    if line.trim().is_empty() {
+    if is_blank(line) {
         return;
     }
     let r = match parse_request(line) {

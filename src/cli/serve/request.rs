@@ -46,6 +46,14 @@ pub fn ms_field(req: &Value, name: &str, zero_ok: bool) -> Result<Option<f64>, S
     Ok(Some(ms))
 }
 
+/// A line the server skips without an answer: JSON whitespace only (space,
+/// tab, CR, LF). Other Unicode spaces are not JSON: such a line is answered
+/// `bad_json`, like any text that is not a request.
+pub fn is_blank(line: &str) -> bool {
+    line.bytes()
+        .all(|b| matches!(b, b' ' | b'\t' | b'\r' | b'\n'))
+}
+
 /// The fields every request has, checked.
 #[derive(Debug)]
 pub struct Request {

@@ -250,7 +250,7 @@ impl Server {
                 self.error(&Value::Null, "bad_json", "malformed JSON: not UTF-8");
                 continue;
             };
-            if line.trim().is_empty() {
+            if is_blank(line) {
                 continue;
             }
             if !self.handle(line, &mut current) {
