@@ -444,6 +444,23 @@ fn non_utf8_line_is_bad_json() {
     );
 }
 
+/// Found by fuzzing (the serve_request corpus replayed through a server):
+/// a line of Unicode spaces (U+00A0) is not blank for JSON — it is answered
+/// `bad_json` instead of being skipped without an answer. Blank lines
+/// (JSON whitespace only) are still skipped.
+#[test]
+fn unicode_space_line_is_bad_json() {
+    let mut s = Server::start();
+    s.stdin.write_all(" \t\r\n".as_bytes()).unwrap();
+    s.stdin.write_all("\u{a0}\u{a0}\n".as_bytes()).unwrap();
+    s.stdin.flush().unwrap();
+    assert_eq!(s.read()["code"], "bad_json");
+    assert_eq!(
+        s.req(json!({"id": 2, "op": "eval", "code": "1+1;"}))["json"],
+        2
+    );
+}
+
 /// Run a server on `input` written in one piece (stdin then closed) and
 /// return its answer lines (the hello first), all within a deadline.
 fn run_piped(input: &str, env: &[(&str, &str)]) -> Vec<Value> {

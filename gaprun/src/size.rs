@@ -105,17 +105,20 @@ pub fn seconds(v: f64) -> Result<Duration, ValueError> {
     if v > MAX_TIMEOUT_SECS {
         return Err(ValueError::TimeoutTooLarge);
     }
-    // Finite and in range: `from_secs_f64` cannot panic here.
-    Ok(Duration::from_secs_f64(v))
+    // Finite and in range: `from_secs_f64` cannot panic here. Below a
+    // nanosecond it would round to zero: a positive timeout stays positive.
+    Ok(Duration::from_secs_f64(v).max(Duration::from_nanos(1)))
 }
 
 /// A worker count: a whole number, at least 1. A count above the
 /// number of tasks is harmless (no more workers than tasks are started).
 pub fn parse_jobs(text: &str) -> Result<usize, ValueError> {
-    match text.trim().parse::<u64>() {
+    let digits = text.trim();
+    match digits.parse::<u64>() {
         Ok(0) => Err(ValueError::NoWorkers),
         Ok(n) => Ok(usize::try_from(n).unwrap_or(usize::MAX)),
-        Err(_) if !text.is_empty() && text.trim().bytes().all(|b| b.is_ascii_digit()) => {
+        // Digits beyond u64: more workers than could ever be started.
+        Err(_) if !digits.is_empty() && digits.bytes().all(|b| b.is_ascii_digit()) => {
             Ok(usize::MAX)
         }
         Err(_) => Err(ValueError::NotWorkers(text.to_string())),
@@ -199,6 +202,22 @@ mod tests {
         assert!(parse_jobs("-1").is_err());
         assert!(parse_jobs("x").is_err());
         assert_eq!(parse_jobs("99999999999999999999999").unwrap(), usize::MAX);
+        // Found by fuzzing (fuzz/fuzz_targets/size.rs): blank text is not
+        // a count (it was read as "as many as possible").
+        for blank in [" ", "\n", "\t "] {
+            assert!(parse_jobs(blank).is_err(), "{blank:?}");
+        }
+        assert_eq!(parse_jobs(" 3\n").unwrap(), 3);
+    }
+
+    /// Found by fuzzing (fuzz/fuzz_targets/size.rs): a positive timeout
+    /// below a nanosecond stays positive instead of becoming zero.
+    #[test]
+    fn tiny_timeouts_stay_positive() {
+        for tiny in [1e-10, 5e-324, f64::MIN_POSITIVE] {
+            assert!(seconds(tiny).unwrap() > Duration::ZERO, "{tiny:e}");
+        }
+        assert!(parse_seconds("1e-300").unwrap() > Duration::ZERO);
     }
 
     proptest::proptest! {

@@ -14,6 +14,7 @@
 
 mod child;
 mod direct;
+mod request;
 mod server;
 
 use super::{GapArgs, EXIT_OK, EXIT_USAGE};
@@ -22,6 +23,7 @@ use clap::Args;
 use direct::*;
 use gaprun::session;
 use gaprun::Gap;
+use request::*;
 use serde_json::{json, Value};
 use server::*;
 use std::collections::{HashMap, VecDeque};

@@ -105,40 +105,6 @@ pub(super) struct Server {
     pub(super) dir: Mutex<Option<tempfile::TempDir>>,
 }
 
-/// Largest `timeout_ms` and `grace_ms` accepted (about 115 days): far past
-/// any real use, small enough for every clock and timer computation.
-pub(super) const MAX_MS: f64 = 1e10;
-
-/// A millisecond field of a request: `Ok(None)` when absent or null, the
-/// value when it is a number in `(0, MAX_MS]` (`[0, MAX_MS]` with
-/// `zero_ok`), otherwise the `bad_request` message.
-pub(super) fn ms_field(req: &Value, name: &str, zero_ok: bool) -> Result<Option<f64>, String> {
-    let v = match req.get(name) {
-        None | Some(Value::Null) => return Ok(None),
-        Some(v) => v,
-    };
-    let what = if zero_ok {
-        "a number"
-    } else {
-        "a positive number"
-    };
-    let ms = v
-        .as_f64()
-        .filter(|x| x.is_finite())
-        .ok_or_else(|| format!("\"{name}\" must be {what} of milliseconds"))?;
-    if ms < 0.0 || (ms == 0.0 && !zero_ok) {
-        return Err(format!("\"{name}\" must be {what} of milliseconds"));
-    }
-    if ms > MAX_MS {
-        return Err(if name == "timeout_ms" {
-            "timeout too large".into()
-        } else {
-            format!("\"{name}\" too large (at most {MAX_MS} ms)")
-        });
-    }
-    Ok(Some(ms))
-}
-
 impl Server {
     pub(super) fn new(dir: tempfile::TempDir, out_lock: Option<File>) -> Arc<Server> {
         let mut sessions = HashMap::new();
@@ -284,7 +250,7 @@ impl Server {
                 self.error(&Value::Null, "bad_json", "malformed JSON: not UTF-8");
                 continue;
             };
-            if line.trim().is_empty() {
+            if is_blank(line) {
                 continue;
             }
             if !self.handle(line, &mut current) {
@@ -406,34 +372,17 @@ impl Server {
 
     /// Handle one request line; false ends the server.
     pub(super) fn handle(&self, line: &str, current: &mut Option<u64>) -> bool {
-        let req: Value = match serde_json::from_str(line) {
-            Ok(v @ Value::Object(_)) => v,
-            Ok(_) => {
-                self.error(&Value::Null, "bad_request", "a request is a JSON object");
+        let Request {
+            req,
+            id,
+            op,
+            session: named,
+        } = match parse_request(line) {
+            Ok(r) => r,
+            Err(r) => {
+                self.error(&r.id, r.code, &r.message);
                 return true;
             }
-            Err(e) => {
-                self.error(&Value::Null, "bad_json", &format!("malformed JSON: {e}"));
-                return true;
-            }
-        };
-        let id = req.get("id").cloned().unwrap_or(Value::Null);
-        let op = match req.get("op").and_then(Value::as_str) {
-            Some(op) => op.to_string(),
-            None => {
-                self.error(&id, "bad_request", "missing \"op\"");
-                return true;
-            }
-        };
-        let named = match req.get("session") {
-            None | Some(Value::Null) => None,
-            Some(v) => match v.as_u64() {
-                Some(n) => Some(n),
-                None => {
-                    self.error(&id, "bad_request", "\"session\" must be a session number");
-                    return true;
-                }
-            },
         };
         let target = named.or(*current);
         match op.as_str() {
@@ -443,11 +392,7 @@ impl Server {
                     return true;
                 };
                 if op == "eval" {
-                    if !req.get("code").is_some_and(Value::is_string) {
-                        self.error(&id, "bad_request", "eval needs \"code\" (a string)");
-                        return true;
-                    }
-                    if let Err(e) = ms_field(&req, "timeout_ms", false) {
+                    if let Err(e) = check_eval(&req) {
                         self.error(&id, "bad_request", &e);
                         return true;
                     }
@@ -518,14 +463,14 @@ impl Server {
                 }));
             }
             "close" => {
-                let grace = match ms_field(&req, "grace_ms", true) {
-                    Ok(g) => g.unwrap_or(1000.0),
+                let grace = match close_grace(&req) {
+                    Ok(g) => g,
                     Err(e) => {
                         self.error(&id, "bad_request", &e);
                         return true;
                     }
                 };
-                self.wait_owed(Duration::from_secs_f64(grace / 1e3));
+                self.wait_owed(grace);
                 self.shutdown();
                 self.send(&json!({"id": id, "ok": true}));
                 return false;

@@ -286,8 +286,11 @@ fn read_input(a: &SubmitArgs, job: &JobDir) -> Result<Input, String> {
                 if text.trim().is_empty() {
                     continue;
                 }
-                let (id, _) = crate::cli::batch::parse_line(text)
-                    .map_err(|e| format!("{}:{}: {e}", b.tasks.display(), n + 1))?;
+                let (id, _) = crate::cli::batch::line::parse_line(
+                    text,
+                    crate::cli::options::check_readable_file,
+                )
+                .map_err(|e| format!("{}:{}: {e}", b.tasks.display(), n + 1))?;
                 labels.push(match id {
                     Some(id) => format!("line {} (id {id})", n + 1),
                     None => format!("line {}", n + 1),
