@@ -534,23 +534,24 @@ static int gap_exit_code(void)
 static void read_eval_input(TypInputFile * input, int flags,
                             gaprun_loop_report * report)
 {
-    int in_break = 0;
+    /* volatile: they live across the GAP_TRY's setjmp below. They do not
+     * change between that setjmp and a longjmp to it, but volatile makes
+     * that independent of the compiler's register use (-Wclobbered). */
+    volatile int in_break = 0;
     while (1) {
         Obj           value = 0;
         BOOL          dual = FALSE;
         TypOutputFile errout = { 0 };
-        int           redirected = 0;
+        volatile int  redirected = 0;
         if (in_break && (flags & GAPRUN_LOOP_BREAK_OUTPUT))
             redirected = OpenOutput(&errout, "*errout*", FALSE) ? 1 : 0;
         uint64_t   raised_before = error_count;
         thrown_kind = THROWN_ERROR;
         ExecStatus st = ReadEvalCommand(0, input, &value, &dual);
-        /* (st, raised, just_quit are not changed inside the GAP_TRY below,
-         * so they need not be volatile) */
         /* Runtime errors go through JUMP_TO_CATCH (counted by on_gap_error)
          * and would enter GAP's break loop; syntax errors do not. */
-        int raised = error_count != raised_before;
-        int just_quit = 0;
+        volatile int raised = error_count != raised_before;
+        volatile int just_quit = 0;
         if (raised) {
             Obj jq = ValGVar(GVarName("_GAPRUN_JUST_QUIT"));
             just_quit = jq == True;
