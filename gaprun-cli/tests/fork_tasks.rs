@@ -465,3 +465,50 @@ fn ctrl_c_stops_run_and_test_too() {
         );
     }
 }
+
+/// A sharded batch stopped while a finished task's result is held for an
+/// earlier, unfinished one: the held result is printed under its own global
+/// index, line and id (regression: the flush after a stop numbered held
+/// results by their place in the shard, so task 3 came out as task 1).
+#[test]
+fn a_stopped_shard_prints_held_results_under_their_own_index() {
+    let dir = tempfile::tempdir().unwrap();
+    let m = marker(7);
+    // --shard 1/2 of four equal tasks runs tasks 1 ("b", never ends) and
+    // 3 ("d", ends at once and waits for "b" to be printed).
+    let lines = [
+        r#"{"id": "a", "code": "1;"}"#.to_string(),
+        format!(r#"{{"id": "b", "code": "while true do Exec(\"sleep {m}\"); od;"}}"#),
+        r#"{"id": "c", "code": "3;"}"#.to_string(),
+        r#"{"id": "d", "code": "PrintTo(\"d.done\", 4);; 4;"}"#.to_string(),
+    ];
+    std::fs::write(dir.path().join("tasks.jsonl"), lines.join("\n")).unwrap();
+    let mut cmd = gaprun_cmd(
+        &["batch", "-j", "2", "--shard", "1/2", "tasks.jsonl"],
+        dir.path(),
+    );
+    cmd.stdout(Stdio::piped()).stderr(Stdio::piped());
+    let mut child = cmd.spawn().unwrap();
+    assert!(
+        eventually(|| dir.path().join("d.done").exists() && !processes_with(&m).is_empty()),
+        "both tasks started"
+    );
+    // Let the parent reap "d" and hold its result.
+    std::thread::sleep(Duration::from_secs(2));
+    // SAFETY: sends a signal to the test's own child.
+    unsafe { libc::kill(child.id() as i32, libc::SIGINT) };
+    let status = wait_bounded(&mut child);
+    let mut out = String::new();
+    std::io::Read::read_to_string(child.stdout.as_mut().unwrap(), &mut out).unwrap();
+    assert_eq!(status.code(), Some(130));
+    let results: Vec<Value> = out
+        .lines()
+        .map(|l| serde_json::from_str(l).unwrap())
+        .collect();
+    assert_eq!(results.len(), 1, "{out}");
+    assert_eq!(results[0]["id"], "d", "{out}");
+    assert_eq!(results[0]["index"], 3, "{out}");
+    assert_eq!(results[0]["line"], 4, "{out}");
+    assert_eq!(results[0]["value"], "4", "{out}");
+    assert!(eventually(|| processes_with(&m).is_empty()));
+}

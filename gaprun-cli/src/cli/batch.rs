@@ -17,7 +17,7 @@ pub(super) mod line;
 
 use super::options::check_readable_file;
 use super::script::start_gap;
-use super::workers::{progress, InOrder, PoolArgs};
+use super::workers::{progress, run_in_order, InOrder, PoolArgs};
 use super::{GapArgs, EXIT_USAGE};
 use clap::Args;
 use gaprun::fork::{signal_name, ForkPool, TaskResult};
@@ -110,21 +110,15 @@ pub fn run(gap_args: &GapArgs, args: &BatchArgs) -> i32 {
     };
     let pool = ForkPool::new(&gap, args.pool.options());
     let bar = progress(tasks.len());
-    let mut order = InOrder::new(shard);
+    let order = InOrder::new(shard);
     let mut failed = 0usize;
-    let mut show = |i: usize, r: &TaskResult| {
+    let show = |i: usize, r: &TaskResult| {
         if !r.outcome.is_ok() {
             failed += 1;
         }
         print_result(&bar, line_numbers[i], &ids[i], i, r);
     };
-    let outcome = pool.run_with(&tasks, |index, result| {
-        bar.inc(1);
-        order.put(selected[index], result, &mut show);
-    });
-    // A stopped batch still reports every task that finished.
-    order.flush(&mut show);
-    bar.finish_and_clear();
+    let outcome = run_in_order(&pool, &tasks, &selected, order, &bar, show);
     super::workers::batch_exit_code(&outcome, failed)
 }
 

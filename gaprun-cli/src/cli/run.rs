@@ -2,7 +2,7 @@
 //! one initialised GAP; outputs shown in input order.
 
 use super::script::start_gap;
-use super::workers::{describe, progress, InOrder, PoolArgs};
+use super::workers::{describe, progress, run_in_order, InOrder, PoolArgs};
 use super::GapArgs;
 use clap::Args;
 use gaprun::fork::{ForkPool, Task, TaskKind};
@@ -41,9 +41,9 @@ pub fn run(gap_args: &GapArgs, args: &RunArgs) -> i32 {
     let timeout = options.timeout;
     let pool = ForkPool::new(&gap, options);
     let bar = progress(tasks.len());
-    let mut order = InOrder::new(shard);
+    let order = InOrder::new(shard);
     let mut failed = 0usize;
-    let mut show = |i: usize, r: &gaprun::fork::TaskResult| {
+    let show = |i: usize, r: &gaprun::fork::TaskResult| {
         bar.suspend(|| {
             let _ = std::io::stdout().write_all(&r.stdout);
             let _ = std::io::stdout().flush();
@@ -58,12 +58,6 @@ pub fn run(gap_args: &GapArgs, args: &RunArgs) -> i32 {
             }
         })
     };
-    let outcome = pool.run_with(&tasks, |index, result| {
-        bar.inc(1);
-        order.put(selected[index], result, &mut show);
-    });
-    // A stopped batch still shows every file that finished.
-    order.flush(&mut show);
-    bar.finish_and_clear();
+    let outcome = run_in_order(&pool, &tasks, &selected, order, &bar, show);
     super::workers::batch_exit_code(&outcome, failed)
 }

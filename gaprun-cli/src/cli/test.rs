@@ -8,7 +8,7 @@
 //! crashed and memory-stopped files count as failed. Exit 1 on any failure.
 
 use super::script::start_gap;
-use super::workers::{describe, progress, InOrder, PoolArgs};
+use super::workers::{describe, progress, run_in_order, InOrder, PoolArgs};
 use super::{GapArgs, EXIT_GAP_ERROR, EXIT_OK, EXIT_USAGE};
 use clap::Args;
 use gaprun::fork::{ForkPool, Task, TaskKind, TaskOutcome};
@@ -121,9 +121,9 @@ pub fn run(gap_args: &GapArgs, args: &TestArgs) -> i32 {
     let timeout = options.timeout;
     let pool = ForkPool::new(&gap, options);
     let bar = progress(tasks.len());
-    let mut order = InOrder::new(shard);
+    let order = InOrder::new(shard);
     let (mut passed, mut failed, mut timed_out) = (0usize, 0usize, 0usize);
-    let mut show = |i: usize, r: &gaprun::fork::TaskResult| {
+    let show = |i: usize, r: &gaprun::fork::TaskResult| {
         let ms = r.wall.as_millis();
         bar.suspend(|| {
             if r.outcome.is_ok() {
@@ -146,13 +146,7 @@ pub fn run(gap_args: &GapArgs, args: &TestArgs) -> i32 {
             }
         })
     };
-    let outcome = pool.run_with(&tasks, |task, result| {
-        bar.inc(1);
-        order.put(run_order[task], result, &mut show);
-    });
-    // A stopped run still shows every file that finished.
-    order.flush(&mut show);
-    bar.finish_and_clear();
+    let outcome = run_in_order(&pool, &tasks, &run_order, order, &bar, show);
     if outcome.is_err() {
         if matches!(outcome, Err(gaprun::Error::Interrupted)) {
             println!("{passed} passed, {failed} failed");

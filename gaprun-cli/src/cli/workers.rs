@@ -133,7 +133,8 @@ impl InOrder {
     pub fn flush(&mut self, mut show: impl FnMut(usize, &TaskResult)) {
         for (i, slot) in self.slots.iter_mut().enumerate().skip(self.next) {
             if let Some(r) = slot.take() {
-                show(i, &r);
+                // By the task's global index, as `put` shows it.
+                show(self.shard.indices()[i], &r);
             }
         }
         self.next = self.slots.len();
@@ -180,4 +181,24 @@ pub fn batch_exit_code<T>(outcome: &gaprun::Result<T>, failed: usize) -> i32 {
             super::EXIT_USAGE
         }
     }
+}
+
+/// Run `tasks` on `pool` and show each result through `show` in input
+/// order: `global[k]` is task k's index in the whole input. A stopped batch
+/// still shows every task that finished. Returns the pool's outcome.
+pub fn run_in_order(
+    pool: &gaprun::fork::ForkPool,
+    tasks: &[gaprun::fork::Task],
+    global: &[usize],
+    mut order: InOrder,
+    bar: &ProgressBar,
+    mut show: impl FnMut(usize, &TaskResult),
+) -> gaprun::Result<Vec<TaskResult>> {
+    let outcome = pool.run_with(tasks, |k, result| {
+        bar.inc(1);
+        order.put(global[k], result, &mut show);
+    });
+    order.flush(&mut show);
+    bar.finish_and_clear();
+    outcome
 }
