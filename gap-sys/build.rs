@@ -17,6 +17,8 @@ mod fetch;
 mod link;
 #[path = "build/locate.rs"]
 mod locate;
+#[path = "build/preload.rs"]
+mod preload;
 
 use std::env;
 use std::path::PathBuf;
@@ -44,6 +46,7 @@ fn main() {
     println!("cargo:rerun-if-changed=src/shim");
     println!("cargo:rerun-if-changed=vendor/gap-packages.lock");
     println!("cargo:rustc-check-cfg=cfg(gap_sys_exports_ref)");
+    println!("cargo:rustc-check-cfg=cfg(gap_sys_preload)");
 
     // GAPRUN_GAP selects where GAP comes from (README, "Choosing the GAP"):
     // `system` (the default: the machine's GAP, else Debian 12's pinned
@@ -100,6 +103,7 @@ fn build(
     let linked = link::link_gap(install, out_dir).unwrap_or_else(|e| fail(&e));
     link::compile_shim(install, &linked, manifest_dir);
     link::emit_link_lines(&linked);
+    preload_library(manifest_dir, out_dir);
     // GAP_SYS_EXPORTS_REF=0: for programs that export the symbols
     // themselves (`-Wl,--export-dynamic`), and to test that `Gap::init`
     // notices when nobody does.
@@ -153,6 +157,19 @@ fn build(
 
     #[cfg(feature = "bindgen")]
     link::generate_bindings(install, out_dir);
+}
+
+/// The LD_PRELOAD library (build/preload.rs), embedded in gap-sys.
+fn preload_library(manifest_dir: &std::path::Path, out_dir: &std::path::Path) {
+    match preload::build_preload(manifest_dir, out_dir) {
+        Ok(Some(path)) => {
+            println!("cargo:rustc-env=GAP_SYS_PRELOAD_LIBRARY={}", path.display());
+            println!("cargo:rustc-cfg=gap_sys_preload");
+        }
+        Ok(None) => {}
+        // Not fatal: only `gaprun preload` needs it, and says so.
+        Err(e) => println!("cargo:warning=gap-sys: {e}"),
+    }
 }
 
 /// Stop the build with one clear message (cargo shows the panic text).

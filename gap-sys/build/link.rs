@@ -68,7 +68,7 @@ pub fn link_gap(install: &GapInstall, out_dir: &Path) -> Result<Linked, String> 
     let shared = install.lib_dir.join("libgap.so");
     if shared.exists() {
         println!(
-            "cargo:warning=gaprun: linking libgap.so dynamically; the pool hook (MAP_NORESERVE) is unavailable"
+            "cargo:warning=gaprun: linking libgap.so dynamically; the pool hook is an mmap interposer (pool_hook.c)"
         );
         return Ok(Linked {
             mode: "dynamic",
@@ -101,6 +101,9 @@ pub fn compile_shim(install: &GapInstall, linked: &Linked, manifest_dir: &Path) 
         .warnings(true);
     if linked.mode == "static-hooked" {
         build.define("GAPRUN_POOL_HOOK", None);
+    } else {
+        // libgap.so: the executable defines `mmap` (pool_hook.c).
+        build.define("GAPRUN_MMAP_INTERPOSER", None);
     }
     build.compile("gaprun_shim");
 }

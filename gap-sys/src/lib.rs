@@ -87,6 +87,16 @@ pub const LIBGAP_ID: &str = env!("GAP_SYS_LIBGAP_ID");
 pub const GAP_VERSION: &str = env!("GAP_SYS_GAP_VERSION");
 /// The distribution's `gap` kernel binary, when the build found one.
 pub const GAP_EXECUTABLE: &str = env!("GAP_SYS_GAP_EXECUTABLE");
+/// The preload library (`libgaprun_preload.so`): gaprun's pool rule as an
+/// `mmap` interposer for `LD_PRELOAD`, so a host of a shared libgap
+/// (SageMath's) maps GAP's pool with MAP_NORESERVE. Configured by
+/// `GAPRUN_POOL_NORESERVE` (default 1), `GAPRUN_POOL_HUGEPAGES` (default 0)
+/// and `GAPRUN_PRELOAD_VERBOSE`. `None` where it cannot be built (not Linux).
+#[cfg(gap_sys_preload)]
+pub const PRELOAD_LIBRARY: Option<&[u8]> = Some(include_bytes!(env!("GAP_SYS_PRELOAD_LIBRARY")));
+/// The preload library: not built for this target (Linux only).
+#[cfg(not(gap_sys_preload))]
+pub const PRELOAD_LIBRARY: Option<&[u8]> = None;
 /// Whether the build linked the exports reference library that makes every
 /// executable linking this crate export GAP's kernel symbols.
 pub const KERNEL_SYMBOLS_EXPORTED_BY_LINK: bool = cfg!(gap_sys_exports_ref);

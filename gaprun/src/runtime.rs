@@ -74,9 +74,11 @@ pub fn build_info() -> BuildInfo {
     }
 }
 
-/// Whether GAP's pool mappings can be given MAP_NORESERVE in this build.
+/// Whether GAP's pool mappings can be given MAP_NORESERVE in this build:
+/// always with a static libgap (the renamed `mmap`); with a shared libgap
+/// when the shim's `mmap` interposer is the one libgap binds to.
 pub fn pool_hook_available() -> bool {
-    build_info().link_mode == "static-hooked"
+    build_info().link_mode == "static-hooked" || pool_stats().hooked
 }
 
 /// How to start GAP. Memory sizes are bytes; `None` leaves GAP's default.
@@ -193,7 +195,7 @@ impl GapOptions {
         }
         if self.noreserve && !pool_hook_available() {
             return Err(Error::Setup(
-                "MAP_NORESERVE was requested but this build links libgap dynamically (no pool hook)"
+                "MAP_NORESERVE was requested but GAP's mmap calls do not reach gaprun's pool hook (libgap is linked dynamically and this executable does not export gaprun's mmap interposer)"
                     .into(),
             ));
         }

@@ -48,39 +48,7 @@
 #include "trycatch.h"
 #include "code.h"
 
-/* ---- pool hook ----------------------------------------------------------
- * When libgap is linked statically, build.rs renames libgap's `mmap` to
- * `gaprun_pool_mmap` (objcopy --redefine-sym). Only GAP's allocator
- * (sysmem.c: the pool and its growth) calls mmap in libgap, so every call
- * arriving here is a pool mapping. */
-
-static volatile int pool_noreserve = 0;
-static volatile int pool_hugepages = 0;
-static gaprun_pool_stats pool_stats = { 0, 0, 0, 0, 0 };
-
-void * gaprun_pool_mmap(void * addr, size_t len, int prot, int flags, int fd,
-                        off_t offset)
-{
-    pool_stats.hooked = 1;
-    if ((flags & MAP_ANONYMOUS) && fd == -1) {
-        pool_stats.mappings++;
-        pool_stats.bytes += len;
-        if (pool_noreserve) {
-            flags |= MAP_NORESERVE;
-            pool_stats.noreserve++;
-        }
-    }
-    void * p = mmap(addr, len, prot, flags, fd, offset);
-    if (p != MAP_FAILED && pool_hugepages && (flags & MAP_ANONYMOUS) &&
-        fd == -1) {
-        /* Transparent huge pages: fork copies one page-table entry per
-         * 2 MB instead of 512, which is most of the cost of forking a
-         * ready GAP. Only advice: the kernel may ignore it. */
-        if (madvise(p, len, MADV_HUGEPAGE) == 0)
-            pool_stats.hugepages++;
-    }
-    return p;
-}
+/* The pool hook (MAP_NORESERVE for GAP's pool) is in pool_hook.c. */
 
 /* ---- output hook --------------------------------------------------------
  * libgap's `write` is renamed to this function too, so gaprun knows whether
@@ -102,26 +70,6 @@ int gaprun_stdout_mid_line(void)
     int was = stdout_mid_line;
     stdout_mid_line = 0;
     return was;
-}
-
-void gaprun_pool_set_noreserve(int on)
-{
-    pool_noreserve = on ? 1 : 0;
-}
-
-void gaprun_pool_set_hugepages(int on)
-{
-    pool_hugepages = on ? 1 : 0;
-}
-
-void gaprun_pool_get_stats(gaprun_pool_stats * out)
-{
-    *out = pool_stats;
-#ifdef GAPRUN_POOL_HOOK
-    out->hooked = 1;
-#else
-    out->hooked = 0;
-#endif
 }
 
 /* ---- start-up ----------------------------------------------------------- */

@@ -5,6 +5,7 @@ mod batch;
 mod cache;
 mod info;
 mod options;
+mod preload;
 mod record;
 mod repl;
 mod run;
@@ -93,6 +94,9 @@ pub enum Command {
     /// Run `run|test|batch` over a Slurm job array (`submit`, `status`,
     /// `collect`, `resubmit`; see docs/slurm.md).
     Slurm(slurm::SlurmArgs),
+    /// Print the path of the preload library that gives a host of a shared
+    /// libgap (SageMath) a MAP_NORESERVE pool: `LD_PRELOAD=$(gaprun preload) python3 …`.
+    Preload(preload::PreloadArgs),
 }
 
 fn version_string() -> &'static str {
@@ -161,5 +165,6 @@ fn dispatch(cli: Cli) -> i32 {
         Some(Command::Batch(args)) => batch::run(&cli.gap, &args),
         Some(Command::Test(args)) => test::run(&cli.gap, &args),
         Some(Command::Slurm(args)) => slurm::run(&args),
+        Some(Command::Preload(args)) => preload::run(&args),
     }
 }

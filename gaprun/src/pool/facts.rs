@@ -127,8 +127,8 @@ pub struct MachineFacts {
     /// Soft `RLIMIT_DATA` (`ulimit -d`); `None` = unlimited. Since Linux 4.7 it also
     /// counts private writable mappings such as GAP's pool.
     pub rlimit_data: Fact<u64>,
-    /// Whether this build can add `MAP_NORESERVE` to GAP's pool (static libgap with
-    /// the mmap hook). Told by the caller.
+    /// Whether this build can add `MAP_NORESERVE` to GAP's pool (a static libgap's
+    /// renamed `mmap`, or the `mmap` interposer with a shared libgap). Told by the caller.
     pub hook_available: bool,
     /// How many worker processes will be forked from the initialised parent.
     pub planned_workers: u32,
