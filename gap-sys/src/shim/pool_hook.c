@@ -162,25 +162,34 @@ static void configure_from_env(void)
     __atomic_store_n(&done, 1, __ATOMIC_RELEASE);
 }
 
-/* One line on stderr without stdio (no allocation inside mmap). */
+/* Digits of `v` in `base`, written backwards from `end` (no stdio: no
+ * allocation inside mmap). */
+static char * digits(char * end, uintptr_t v, unsigned base)
+{
+    *--end = 0;
+    do {
+        *--end = "0123456789abcdef"[v % base];
+        v /= base;
+    } while (v);
+    return end;
+}
+
+/* One line on stderr per pool call:
+ * "gaprun-preload: GAP pool mapping of N bytes at 0xADDR: MAP_NORESERVE". */
 static void report(const char * kind, size_t len, void * at, int noreserve)
 {
-    char line[160];
-    char num[24];
+    char line[200];
+    char len_buf[24];
+    char at_buf[24];
+    const char * parts[] = {
+        "gaprun-preload: GAP pool ", kind, " of ", digits(len_buf + 24, len, 10),
+        " bytes at 0x", digits(at_buf + 24, (uintptr_t)at, 16),
+        at == MAP_FAILED ? ": failed\n"
+        : noreserve      ? ": MAP_NORESERVE\n"
+                         : ": reserved\n",
+        NULL
+    };
     size_t n = 0;
-    const char * parts[] = { "gaprun-preload: GAP pool ", kind, " of ",
-                             NULL, " bytes", NULL, NULL };
-    size_t v = len;
-    int i = sizeof num - 1;
-    num[i] = 0;
-    do {
-        num[--i] = (char)('0' + v % 10);
-        v /= 10;
-    } while (v && i > 0);
-    parts[3] = num + i;
-    parts[5] = at == MAP_FAILED ? " failed\n"
-               : noreserve     ? " mapped with MAP_NORESERVE\n"
-                               : " mapped (reserved)\n";
     for (int k = 0; parts[k] != NULL; k++) {
         size_t l = strlen(parts[k]);
         if (n + l >= sizeof line)
