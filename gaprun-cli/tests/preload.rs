@@ -164,3 +164,46 @@ fn preload_with_noreserve_off_leaves_the_pool_reserved() {
     let (_, flags) = mapping_at(&run.smaps, HINT).expect("a mapping at GAP's hint");
     assert!(flags.iter().any(|f| f == "ac"), "{flags:?}");
 }
+
+/// GAP's pool as `gaprun FLAG -s 256m` maps it, seen in GAP's own smaps.
+fn gaprun_pool_flags(flag: &str) -> Vec<String> {
+    let dir = tempfile::tempdir().unwrap();
+    let copy = dir.path().join("smaps");
+    let statements = format!(
+        "s := ReadAll(InputTextFile(\"/proc/self/smaps\"));; \
+         o := OutputTextFile(\"{}\", false);; WriteAll(o, s);; CloseStream(o);;",
+        copy.display()
+    );
+    let out = Command::new(common::gaprun_bin())
+        .args([
+            flag,
+            "-A",
+            "--no-workspace",
+            "-s",
+            "256m",
+            "-c",
+            &statements,
+        ])
+        .env("GAPRUN_WORKSPACE_CACHE", dir.path())
+        .output()
+        .expect("run gaprun");
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let smaps = std::fs::read_to_string(&copy).expect("GAP wrote its smaps");
+    mapping_at(&smaps, HINT).expect("GAP's pool at its hint").1
+}
+
+/// `--noreserve` works in every link mode: through the renamed `mmap` of a
+/// static libgap, and through the shim's `mmap` interposer with a shared
+/// one (`GAPRUN_LINK=dynamic`), where it used to be refused.
+#[test]
+fn noreserve_reaches_gaps_pool_whichever_way_libgap_is_linked() {
+    assert!(gaprun::runtime::pool_hook_available());
+    let flags = gaprun_pool_flags("--noreserve");
+    assert!(!flags.iter().any(|f| f == "ac"), "{flags:?}");
+    let flags = gaprun_pool_flags("--reserve");
+    assert!(flags.iter().any(|f| f == "ac"), "{flags:?}");
+}
