@@ -54,11 +54,13 @@ def pool_mapping(pid):
 def main():
     children = int(sys.argv[1]) if len(sys.argv) > 1 else 4
     before_init = committed_as()
+    own_before_init = accountable(os.getpid())
     import sage.all__sagemath_gap  # noqa: F401
     from sage.libs.gap.libgap import libgap
 
     parent_result = int(libgap.eval("Size(SymmetricGroup(5))"))
     after_init = committed_as()
+    own_after_init = accountable(os.getpid())
     time.sleep(0.5)
     settled = committed_as()
     pids, result_pipes, release = [], [], os.pipe()
@@ -87,6 +89,7 @@ def main():
         "preload": os.environ.get("LD_PRELOAD", ""),
         "children": children,
         "init_commit": after_init - before_init,
+        "init_accountable": own_after_init - own_before_init,
         "per_child_commit": (with_children - settled) / children,
         "child_accountable": child_accountable,
         "parent_pool": pool_mapping(os.getpid()),

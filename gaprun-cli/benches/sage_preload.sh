@@ -27,16 +27,18 @@ version, rows = sys.argv[1], [json.loads(a) for a in sys.argv[2:]]
 mb = lambda b: f"{b / 2**20:,.0f} MiB"
 print(f"passagemath-gap {version}, {rows[0]['children']} idle forked children "
       f"(each computed once)\n")
-print("| Python + SageMath's libgap | GAP pool (-s) | pool reserved | Committed_AS at libgap init "
-      "| Committed_AS per child | accountable per child (smaps `ac`) | results (parent, children) |")
-print("|---|---|---|---|---|---|---|")
+print("| Python + SageMath's libgap | GAP pool | pool reserved "
+      "| parent: accountable added by libgap init | Committed_AS at init (system-wide) "
+      "| Committed_AS per child (system-wide) | accountable per child (smaps `ac`) "
+      "| results (parent; children) |")
+print("|---|---|---|---|---|---|---|---|")
 for name, r in zip(["as is", "`LD_PRELOAD=$(gaprun preload)`"], rows):
     pool = r["parent_pool"] or {}
     acc = r["child_accountable"]
     print(f"| {name} | {mb(pool.get('bytes', 0))} | {pool.get('reserved')} "
-          f"| +{mb(r['init_commit'])} | +{mb(r['per_child_commit'])} "
-          f"| {mb(sum(acc) / len(acc))} | {r['parent_result']}, "
-          f"{', '.join(map(str, r['child_results']))} |")
+          f"| +{mb(r['init_accountable'])} | +{mb(r['init_commit'])} "
+          f"| +{mb(r['per_child_commit'])} | {mb(sum(acc) / len(acc))} "
+          f"| {r['parent_result']}; {', '.join(map(str, r['child_results']))} |")
 ok = all(r["parent_result"] == 120 and set(r["child_results"]) == {120} for r in rows)
 print("\nresults correct:", ok)
 sys.exit(0 if ok else 1)
