@@ -268,12 +268,14 @@ void * mmap64(void * addr, size_t len, int prot, int flags, int fd,
     return interpose(addr, len, prot, flags, fd, offset);
 }
 
+#ifndef GAPRUN_PRELOAD
 /* Whether GAP's `mmap` calls reach the interposer: the first `mmap` in the
  * global lookup scope (where libgap.so's reference binds) is this one. */
 static int interposer_active(void)
 {
     return dlsym(RTLD_DEFAULT, "mmap") == (void *)&mmap;
 }
+#endif
 
 #endif /* GAPRUN_INTERPOSE */
 
