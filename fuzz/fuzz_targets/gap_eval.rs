@@ -82,7 +82,7 @@ fuzz_target!(init: init(), |data: &[u8]| {
         }
     };
     let pool = ForkPool::new(
-        &gap,
+        gap,
         ForkOptions {
             jobs: 1,
             timeout: Some(Duration::from_secs(2)),

@@ -42,8 +42,9 @@
 
 use crate::error::{Error, Result};
 use crate::json_text;
-use crate::obj::{GapObj, RawObj};
-use crate::runtime::{check, string_bytes, Gap};
+use crate::obj::GapObj;
+use crate::raw::{check, string_bytes, RawObj};
+use crate::token::Gap;
 use crate::sys;
 use num_bigint::{BigInt, BigUint, Sign};
 #[cfg(feature = "bigint")]
@@ -150,12 +151,12 @@ pub trait FromGap<'gap>: Sized {
 /// without giving them up; references to convertible values convert too.
 pub trait IntoGap {
     /// Build the GAP object.
-    fn to_gap<'gap>(&self, gap: &'gap Gap) -> Result<GapObj<'gap>>;
+    fn to_gap<'gap>(&self, gap: Gap<'gap>) -> Result<GapObj<'gap>>;
 
     /// Build a GAP list of these values (element types with a faster bulk
     /// path override this).
     #[doc(hidden)]
-    fn slice_to_gap<'gap>(items: &[Self], gap: &'gap Gap) -> Result<GapObj<'gap>>
+    fn slice_to_gap<'gap>(items: &[Self], gap: Gap<'gap>) -> Result<GapObj<'gap>>
     where
         Self: Sized,
     {
@@ -170,16 +171,16 @@ pub trait IntoGap {
 }
 
 impl<T: IntoGap + ?Sized> IntoGap for &T {
-    fn to_gap<'gap>(&self, gap: &'gap Gap) -> Result<GapObj<'gap>> {
+    fn to_gap<'gap>(&self, gap: Gap<'gap>) -> Result<GapObj<'gap>> {
         (**self).to_gap(gap)
     }
 }
 
-fn root<'gap>(gap: &'gap Gap, raw: RawObj) -> Result<GapObj<'gap>> {
+fn root<'gap>(gap: Gap<'gap>, raw: RawObj) -> Result<GapObj<'gap>> {
     GapObj::from_raw(gap, raw)
 }
 
-fn new_list(gap: &Gap, capacity: usize) -> Result<GapObj<'_>> {
+fn new_list(gap: Gap<'_>, capacity: usize) -> Result<GapObj<'_>> {
     if capacity > MAX_LIST_LEN {
         return Err(Error::InvalidArgument(format!(
             "a list of {capacity} elements is longer than gaprun converts ({MAX_LIST_LEN})"
@@ -270,9 +271,7 @@ impl<'gap> GapObj<'gap> {
         match self.kind()? {
             Kind::String => {
                 // a list of characters not in string representation
-                let copy = self
-                    .gap()
-                    .call_fn::<GapObj<'gap>>("CopyToStringRep", (self,))?;
+                let copy = self.gap().call_global("CopyToStringRep", &[self])?;
                 string_bytes(copy.raw()).ok_or_else(|| wrong_kind(self, "a string"))
             }
             Kind::List if self.is_empty()? => Ok(Vec::new()),
@@ -402,7 +401,7 @@ impl<'gap> FromGap<'gap> for GapObj<'gap> {
 }
 
 impl IntoGap for GapObj<'_> {
-    fn to_gap<'gap>(&self, gap: &'gap Gap) -> Result<GapObj<'gap>> {
+    fn to_gap<'gap>(&self, gap: Gap<'gap>) -> Result<GapObj<'gap>> {
         // Same runtime (there is one per process), so re-rooting under the
         // caller's lifetime is sound.
         root(gap, self.raw())
@@ -432,7 +431,7 @@ impl<'gap, T: FromGap<'gap>> FromGap<'gap> for Option<T> {
 }
 
 impl<T: IntoGap> IntoGap for Option<T> {
-    fn to_gap<'gap>(&self, gap: &'gap Gap) -> Result<GapObj<'gap>> {
+    fn to_gap<'gap>(&self, gap: Gap<'gap>) -> Result<GapObj<'gap>> {
         match self {
             Some(v) => v.to_gap(gap),
             // SAFETY: reading a constant set at start-up.
@@ -457,7 +456,7 @@ impl<'gap> FromGap<'gap> for bool {
 }
 
 impl IntoGap for bool {
-    fn to_gap<'gap>(&self, gap: &'gap Gap) -> Result<GapObj<'gap>> {
+    fn to_gap<'gap>(&self, gap: Gap<'gap>) -> Result<GapObj<'gap>> {
         // SAFETY: reading a constant set at start-up.
         root(gap, unsafe { sys::gaprun_bool_obj(*self as i32) })
     }
@@ -481,7 +480,7 @@ fn int_limbs(obj: &GapObj<'_>) -> Result<(bool, Vec<u64>)> {
 }
 
 /// A GAP integer from sign and magnitude limbs.
-fn int_from_limbs<'gap>(gap: &'gap Gap, negative: bool, limbs: &[u64]) -> Result<GapObj<'gap>> {
+fn int_from_limbs<'gap>(gap: Gap<'gap>, negative: bool, limbs: &[u64]) -> Result<GapObj<'gap>> {
     let n = limbs.len() as i64;
     let mut out: RawObj = std::ptr::null_mut();
     // SAFETY: `limbs` is a valid array of `n` limbs; GAP copies it.
@@ -551,7 +550,7 @@ macro_rules! int_conversions {
         }
 
         impl IntoGap for $t {
-            fn to_gap<'gap>(&self, gap: &'gap Gap) -> Result<GapObj<'gap>> {
+            fn to_gap<'gap>(&self, gap: Gap<'gap>) -> Result<GapObj<'gap>> {
                 let v = *self;
                 #[allow(irrefutable_let_patterns)]
                 if let Ok(small) = i64::try_from(v) {
@@ -569,7 +568,7 @@ macro_rules! int_conversions {
                 int_from_limbs(gap, neg, &limbs[..n])
             }
 
-            fn slice_to_gap<'gap>(items: &[Self], gap: &'gap Gap) -> Result<GapObj<'gap>> {
+            fn slice_to_gap<'gap>(items: &[Self], gap: Gap<'gap>) -> Result<GapObj<'gap>> {
                 let small: Option<Vec<i64>> = items
                     .iter()
                     .map(|&v| i64::try_from(v).ok().filter(|v| (SMALL_MIN..=SMALL_MAX).contains(v)))
@@ -605,7 +604,7 @@ fn default_vec_from_gap<'gap, T: FromGap<'gap>>(list: &GapObj<'gap>) -> Result<V
     Ok(out)
 }
 
-fn default_slice_to_gap<'gap, T: IntoGap>(items: &[T], gap: &'gap Gap) -> Result<GapObj<'gap>> {
+fn default_slice_to_gap<'gap, T: IntoGap>(items: &[T], gap: Gap<'gap>) -> Result<GapObj<'gap>> {
     let list = new_list(gap, items.len())?;
     for (i, item) in items.iter().enumerate() {
         let v = item.to_gap(gap)?;
@@ -626,7 +625,7 @@ fn small_int_list(list: &GapObj<'_>) -> Result<Option<Vec<i64>>> {
     Ok((status == sys::GAPRUN_OK as i32).then_some(buf))
 }
 
-fn small_int_list_to_gap<'gap>(gap: &'gap Gap, values: &[i64]) -> Result<GapObj<'gap>> {
+fn small_int_list_to_gap<'gap>(gap: Gap<'gap>, values: &[i64]) -> Result<GapObj<'gap>> {
     if values.len() > MAX_LIST_LEN {
         return Err(Error::InvalidArgument(format!(
             "a list of {} elements is longer than gaprun converts ({MAX_LIST_LEN})",
@@ -659,7 +658,7 @@ impl<'gap> FromGap<'gap> for BigInt {
 }
 
 impl IntoGap for BigInt {
-    fn to_gap<'gap>(&self, gap: &'gap Gap) -> Result<GapObj<'gap>> {
+    fn to_gap<'gap>(&self, gap: Gap<'gap>) -> Result<GapObj<'gap>> {
         if let Ok(v) = i64::try_from(self) {
             return v.to_gap(gap);
         }
@@ -682,7 +681,7 @@ impl<'gap> FromGap<'gap> for BigUint {
 }
 
 impl IntoGap for BigUint {
-    fn to_gap<'gap>(&self, gap: &'gap Gap) -> Result<GapObj<'gap>> {
+    fn to_gap<'gap>(&self, gap: Gap<'gap>) -> Result<GapObj<'gap>> {
         int_from_limbs(gap, false, &self.to_u64_digits())
     }
 }
@@ -714,7 +713,7 @@ impl<'gap> FromGap<'gap> for BigRational {
 
 #[cfg(feature = "bigint")]
 impl IntoGap for BigRational {
-    fn to_gap<'gap>(&self, gap: &'gap Gap) -> Result<GapObj<'gap>> {
+    fn to_gap<'gap>(&self, gap: Gap<'gap>) -> Result<GapObj<'gap>> {
         let n = self.numer().to_gap(gap)?;
         let d = self.denom().to_gap(gap)?;
         n.div(&d)
@@ -731,7 +730,7 @@ impl<'gap> FromGap<'gap> for Ratio<i64> {
 
 #[cfg(feature = "bigint")]
 impl IntoGap for Ratio<i64> {
-    fn to_gap<'gap>(&self, gap: &'gap Gap) -> Result<GapObj<'gap>> {
+    fn to_gap<'gap>(&self, gap: Gap<'gap>) -> Result<GapObj<'gap>> {
         let n = self.numer().to_gap(gap)?;
         n.div(self.denom())
     }
@@ -749,7 +748,7 @@ impl<'gap> FromGap<'gap> for f64 {
 }
 
 impl IntoGap for f64 {
-    fn to_gap<'gap>(&self, gap: &'gap Gap) -> Result<GapObj<'gap>> {
+    fn to_gap<'gap>(&self, gap: Gap<'gap>) -> Result<GapObj<'gap>> {
         let mut out: RawObj = std::ptr::null_mut();
         // SAFETY: plain allocation inside the shim's jump point.
         check(unsafe { sys::gaprun_make_float(*self, &mut out) })?;
@@ -764,14 +763,14 @@ impl<'gap> FromGap<'gap> for f32 {
 }
 
 impl IntoGap for f32 {
-    fn to_gap<'gap>(&self, gap: &'gap Gap) -> Result<GapObj<'gap>> {
+    fn to_gap<'gap>(&self, gap: Gap<'gap>) -> Result<GapObj<'gap>> {
         (*self as f64).to_gap(gap)
     }
 }
 
 // ---- strings ------------------------------------------------------------------
 
-fn bytes_to_gap<'gap>(gap: &'gap Gap, bytes: &[u8]) -> Result<GapObj<'gap>> {
+fn bytes_to_gap<'gap>(gap: Gap<'gap>, bytes: &[u8]) -> Result<GapObj<'gap>> {
     if bytes.len() > MAX_STRING_BYTES {
         return Err(Error::InvalidArgument(format!(
             "a string of {} bytes is longer than gaprun converts ({MAX_STRING_BYTES})",
@@ -800,13 +799,13 @@ impl<'gap> FromGap<'gap> for String {
 }
 
 impl IntoGap for str {
-    fn to_gap<'gap>(&self, gap: &'gap Gap) -> Result<GapObj<'gap>> {
+    fn to_gap<'gap>(&self, gap: Gap<'gap>) -> Result<GapObj<'gap>> {
         bytes_to_gap(gap, self.as_bytes())
     }
 }
 
 impl IntoGap for String {
-    fn to_gap<'gap>(&self, gap: &'gap Gap) -> Result<GapObj<'gap>> {
+    fn to_gap<'gap>(&self, gap: Gap<'gap>) -> Result<GapObj<'gap>> {
         bytes_to_gap(gap, self.as_bytes())
     }
 }
@@ -823,7 +822,7 @@ impl<'gap> FromGap<'gap> for ByteString {
 }
 
 impl IntoGap for ByteString {
-    fn to_gap<'gap>(&self, gap: &'gap Gap) -> Result<GapObj<'gap>> {
+    fn to_gap<'gap>(&self, gap: Gap<'gap>) -> Result<GapObj<'gap>> {
         bytes_to_gap(gap, &self.0)
     }
 }
@@ -851,24 +850,24 @@ impl<'gap, T: FromGap<'gap>> FromGap<'gap> for Vec<T> {
 }
 
 impl<T: IntoGap> IntoGap for [T] {
-    fn to_gap<'gap>(&self, gap: &'gap Gap) -> Result<GapObj<'gap>> {
+    fn to_gap<'gap>(&self, gap: Gap<'gap>) -> Result<GapObj<'gap>> {
         T::slice_to_gap(self, gap)
     }
 }
 
 impl<T: IntoGap> IntoGap for Vec<T> {
-    fn to_gap<'gap>(&self, gap: &'gap Gap) -> Result<GapObj<'gap>> {
+    fn to_gap<'gap>(&self, gap: Gap<'gap>) -> Result<GapObj<'gap>> {
         T::slice_to_gap(self, gap)
     }
 }
 
 impl<T: IntoGap, const N: usize> IntoGap for [T; N] {
-    fn to_gap<'gap>(&self, gap: &'gap Gap) -> Result<GapObj<'gap>> {
+    fn to_gap<'gap>(&self, gap: Gap<'gap>) -> Result<GapObj<'gap>> {
         T::slice_to_gap(self, gap)
     }
 }
 
-fn range_to_gap(gap: &Gap, start: i64, len: i64) -> Result<GapObj<'_>> {
+fn range_to_gap(gap: Gap<'_>, start: i64, len: i64) -> Result<GapObj<'_>> {
     let mut out: RawObj = std::ptr::null_mut();
     // SAFETY: the shim checks the bounds and raises for bad ones.
     check(unsafe { sys::gaprun_make_range(len, start, 1, &mut out) })?;
@@ -877,7 +876,7 @@ fn range_to_gap(gap: &Gap, start: i64, len: i64) -> Result<GapObj<'_>> {
 
 /// `a..b` becomes GAP's range `[a..b-1]`.
 impl IntoGap for std::ops::Range<i64> {
-    fn to_gap<'gap>(&self, gap: &'gap Gap) -> Result<GapObj<'gap>> {
+    fn to_gap<'gap>(&self, gap: Gap<'gap>) -> Result<GapObj<'gap>> {
         let len = self.end.saturating_sub(self.start).max(0);
         range_to_gap(gap, self.start, len)
     }
@@ -885,7 +884,7 @@ impl IntoGap for std::ops::Range<i64> {
 
 /// `a..=b` becomes GAP's range `[a..b]`.
 impl IntoGap for std::ops::RangeInclusive<i64> {
-    fn to_gap<'gap>(&self, gap: &'gap Gap) -> Result<GapObj<'gap>> {
+    fn to_gap<'gap>(&self, gap: Gap<'gap>) -> Result<GapObj<'gap>> {
         let len = if self.end() < self.start() {
             0
         } else {
@@ -911,7 +910,7 @@ fn record_name(name: &str) -> Result<()> {
 }
 
 fn record_to_gap<'gap, 'a, T: IntoGap + 'a>(
-    gap: &'gap Gap,
+    gap: Gap<'gap>,
     entries: impl Iterator<Item = (&'a String, &'a T)>,
 ) -> Result<GapObj<'gap>> {
     let mut out: RawObj = std::ptr::null_mut();
@@ -939,7 +938,7 @@ impl<'gap, T: FromGap<'gap>> FromGap<'gap> for BTreeMap<String, T> {
 }
 
 impl<T: IntoGap> IntoGap for BTreeMap<String, T> {
-    fn to_gap<'gap>(&self, gap: &'gap Gap) -> Result<GapObj<'gap>> {
+    fn to_gap<'gap>(&self, gap: Gap<'gap>) -> Result<GapObj<'gap>> {
         record_to_gap(gap, self.iter())
     }
 }
@@ -954,7 +953,7 @@ impl<'gap, T: FromGap<'gap>, S: BuildHasher + Default> FromGap<'gap> for HashMap
 }
 
 impl<T: IntoGap, S: BuildHasher> IntoGap for HashMap<String, T, S> {
-    fn to_gap<'gap>(&self, gap: &'gap Gap) -> Result<GapObj<'gap>> {
+    fn to_gap<'gap>(&self, gap: Gap<'gap>) -> Result<GapObj<'gap>> {
         record_to_gap(gap, self.iter())
     }
 }
@@ -971,13 +970,16 @@ impl<'gap> FromGap<'gap> for Permutation {
         if obj.kind()? != Kind::Permutation {
             return Err(wrong_kind(obj, "a permutation"));
         }
-        obj.gap().call_fn("ListPerm", (obj,)).map(Permutation)
+        obj.gap()
+            .call_global("ListPerm", &[obj])?
+            .extract()
+            .map(Permutation)
     }
 }
 
 impl IntoGap for Permutation {
-    fn to_gap<'gap>(&self, gap: &'gap Gap) -> Result<GapObj<'gap>> {
-        let p: GapObj<'gap> = gap.call_fn("PermList", (&self.0,))?;
+    fn to_gap<'gap>(&self, gap: Gap<'gap>) -> Result<GapObj<'gap>> {
+        let p = gap.call_global("PermList", &[&self.0.to_gap(gap)?])?;
         if p.is_fail() {
             return Err(Error::InvalidArgument(format!(
                 "{:?} is not the image list of a permutation of 1..{}",
@@ -1050,7 +1052,7 @@ pub fn check_json(v: &serde_json::Value) -> Result<()> {
 /// strings, `{"base64": "…"}` → the GAP string of those bytes (see
 /// [`crate::json_text`]), arrays → lists, other objects → records.
 impl IntoGap for serde_json::Value {
-    fn to_gap<'gap>(&self, gap: &'gap Gap) -> Result<GapObj<'gap>> {
+    fn to_gap<'gap>(&self, gap: Gap<'gap>) -> Result<GapObj<'gap>> {
         use serde_json::Value;
         match self {
             Value::Null => None::<bool>.to_gap(gap),
@@ -1075,7 +1077,7 @@ impl<'gap> FromGap<'gap> for serde_json::Value {
     }
 }
 
-impl Gap {
+impl<'gap> Gap<'gap> {
     /// Convert a Rust value into a GAP object.
     ///
     /// ```
@@ -1084,21 +1086,17 @@ impl Gap {
     /// assert_eq!(l.to_string(), "[ 3, 1, 2 ]");
     /// # Ok::<(), gaprun::Error>(())
     /// ```
-    pub fn value<T: IntoGap + ?Sized>(&self, v: &T) -> Result<GapObj<'_>> {
+    pub fn value<T: IntoGap + ?Sized>(self, v: &T) -> Result<GapObj<'gap>> {
         v.to_gap(self)
     }
 
     /// Convert a serde-serializable value (a struct becomes a record)
     /// through its JSON form.
     #[cfg(feature = "serde")]
-    pub fn serde_value<T: serde::Serialize + ?Sized>(&self, v: &T) -> Result<GapObj<'_>> {
+    pub fn serde_value<T: serde::Serialize + ?Sized>(self, v: &T) -> Result<GapObj<'gap>> {
         let json = serde_json::to_value(v)
             .map_err(|e| Error::conversion(std::any::type_name::<T>(), "JSON", e.to_string()))?;
         json.to_gap(self)
     }
 
-    /// Evaluate GAP code and convert the value of its last statement.
-    pub fn eval_as<'gap, T: FromGap<'gap>>(&'gap self, code: &str) -> Result<T> {
-        self.eval_value(code)?.extract()
-    }
 }

@@ -76,6 +76,7 @@ pub mod interrupt;
 pub mod json_text;
 pub mod memory;
 pub mod obj;
+mod raw;
 pub mod ops;
 pub mod pool;
 pub mod runtime;
@@ -83,6 +84,7 @@ pub mod session;
 pub mod shard;
 pub mod size;
 pub mod start;
+pub mod token;
 #[cfg(feature = "workspace")]
 pub mod workspace;
 

@@ -9,7 +9,8 @@
 //! ```
 
 use crate::error::Result;
-use crate::runtime::{check, Gap};
+use crate::raw::check;
+use crate::token::Gap;
 use crate::sys;
 
 /// GASMAN's numbers; `live_*` describe the heap after the last collection.
@@ -27,9 +28,9 @@ pub struct MemoryStats {
     pub rooted: u64,
 }
 
-impl Gap {
+impl<'gap> Gap<'gap> {
     /// GASMAN's statistics (see [`MemoryStats`]).
-    pub fn memory_stats(&self) -> Result<MemoryStats> {
+    pub fn memory_stats(self) -> Result<MemoryStats> {
         let mut raw = sys::gaprun_memory_stats {
             pool_bytes: 0,
             allocated_total: 0,

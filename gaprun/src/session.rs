@@ -5,7 +5,8 @@
 
 use crate::error::{Error, Result};
 use crate::obj::GapObj;
-use crate::runtime::{string_bytes, Gap};
+use crate::raw::string_bytes;
+use crate::runtime::Gap;
 
 /// What the scanner saw last that matters for completeness.
 #[derive(Clone, Copy, PartialEq, Eq)]
@@ -235,7 +236,7 @@ end);
 fi;
 "#;
 
-fn helper<'g>(gap: &'g Gap, name: &str) -> Result<GapObj<'g>> {
+fn helper<'g>(gap: Gap<'g>, name: &str) -> Result<GapObj<'g>> {
     if let Some(f) = gap.global(name)? {
         return Ok(f);
     }
@@ -258,7 +259,7 @@ pub fn string_value(obj: &GapObj<'_>) -> Option<String> {
 /// no break loop, no traceback) and return what it printed. Needs GAP's
 /// error messages going to `*errout*` (the command line's setting), which
 /// `READ_STREAM_LOOP` folds into its output.
-pub fn run_block_like_test(gap: &Gap, block: &str) -> Result<String> {
+pub fn run_block_like_test(gap: Gap<'_>, block: &str) -> Result<String> {
     let func = helper(gap, "GAPRUN_RECORD_BLOCK")?;
     let arg = gap.string(block)?;
     let res = gap.call(&func, &[&arg])?;
@@ -270,7 +271,7 @@ pub fn run_block_like_test(gap: &Gap, block: &str) -> Result<String> {
 /// records; `None` otherwise. A string that is not UTF-8 becomes
 /// `{"base64": …}` ([`crate::json_text`]); a record name that is not UTF-8
 /// is given lossily.
-pub fn json_of(gap: &Gap, obj: &GapObj<'_>) -> Option<serde_json::Value> {
+pub fn json_of(gap: Gap<'_>, obj: &GapObj<'_>) -> Option<serde_json::Value> {
     // Small integers and booleans directly (the same forms GAPRUN_JSON
     // gives, without a GAP call and a parse); everything else through GAP.
     match obj.kind().ok()? {
@@ -312,7 +313,7 @@ fn bytes_back(v: serde_json::Value) -> serde_json::Value {
 }
 
 /// Names of GAP's global variables (for tab completion).
-pub fn global_names(gap: &Gap) -> Vec<String> {
+pub fn global_names(gap: Gap<'_>) -> Vec<String> {
     let names = gap
         .eval_value("JoinStringsWithSeparator(NamesGVars(), \"\\n\");")
         .ok()

@@ -140,14 +140,14 @@ fn resident_bytes(pid: Option<Pid>) -> Option<u64> {
 
 /// Runs tasks in children forked from an initialised GAP.
 pub struct ForkPool<'gap> {
-    gap: &'gap Gap,
+    gap: Gap<'gap>,
     options: ForkOptions,
 }
 
 impl<'gap> ForkPool<'gap> {
     /// A pool over this (initialised) GAP. Holding `&Gap` proves the caller
     /// is on GAP's thread.
-    pub fn new(gap: &'gap Gap, mut options: ForkOptions) -> ForkPool<'gap> {
+    pub fn new(gap: Gap<'gap>, mut options: ForkOptions) -> ForkPool<'gap> {
         options.jobs = options.jobs.max(1);
         ForkPool { gap, options }
     }
