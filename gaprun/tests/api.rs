@@ -415,6 +415,38 @@ fn interrupt_handle_from_another_thread() {
 }
 
 #[test]
+fn clones_share_one_root() {
+    with_gap(|gap| {
+        let start = gaprun::obj::rooted_count();
+        let original = gap.eval_value("[1, 2, 3]").unwrap();
+        let clones: Vec<GapObj> = (0..1000).map(|_| original.clone()).collect();
+        assert_eq!(gaprun::obj::rooted_count(), start + 1);
+        drop(original);
+        assert_eq!(gaprun::obj::rooted_count(), start + 1, "the clones keep it");
+        drop(clones);
+        assert_eq!(gaprun::obj::rooted_count(), start);
+    });
+}
+
+#[test]
+fn an_object_held_only_by_a_clone_survives_collection() {
+    with_gap(|gap| {
+        // Built from Rust: nothing in GAP refers to it.
+        let words: Vec<String> = (0..2000).map(|i| format!("word{i}")).collect();
+        let original = gap.value(&words).unwrap();
+        let clone = original.clone();
+        drop(original);
+        gap.eval("GASMAN(\"collect\");").unwrap();
+        // reuse the memory a wrongly freed list would have left
+        for _ in 0..5 {
+            gap.eval_value("List([1..20000], i -> String(i))").unwrap();
+            gap.eval("GASMAN(\"collect\");").unwrap();
+        }
+        assert_eq!(clone.extract::<Vec<String>>().unwrap(), words);
+    });
+}
+
+#[test]
 fn root_table_under_forced_collections() {
     with_gap(|gap| {
         gap.collect(true).unwrap();
