@@ -44,8 +44,8 @@ use crate::error::{Error, Result};
 use crate::json_text;
 use crate::obj::GapObj;
 use crate::raw::{check, string_bytes, RawObj};
-use crate::token::Gap;
 use crate::sys;
+use crate::token::Gap;
 use num_bigint::{BigInt, BigUint, Sign};
 #[cfg(feature = "bigint")]
 use num_rational::{BigRational, Ratio};
@@ -279,9 +279,10 @@ impl<'gap> GapObj<'gap> {
         }
     }
 
-    /// Export to JSON: integers that fit 64 bits, floats, strings, booleans,
-    /// `fail` (as `null`), lists and records. Anything else (big integers,
-    /// rationals, groups …) has no exact JSON form and is an error.
+    /// Export to JSON in the [`JsonForm::Portable`] form: integers that
+    /// fit 64 bits, floats, UTF-8 strings, booleans, `fail` (as `null`),
+    /// lists and records. Anything else (big integers, rationals, groups …)
+    /// has no portable JSON form and is an error.
     ///
     /// ```
     /// # let gap = gaprun::Gap::init(gaprun::GapOptions { autoload: false, ..Default::default() })?;
@@ -290,7 +291,28 @@ impl<'gap> GapObj<'gap> {
     /// # Ok::<(), gaprun::Error>(())
     /// ```
     pub fn to_json(&self) -> Result<serde_json::Value> {
-        to_json_depth(self, 0)
+        self.to_json_form(JsonForm::Portable)
+    }
+
+    /// Export to JSON in the [`JsonForm::Exact`] form: integers of any
+    /// size, strings as their bytes, no floats; what `gaprun serve`
+    /// answers with.
+    ///
+    /// ```
+    /// # let gap = gaprun::Gap::init(gaprun::GapOptions { autoload: false, ..Default::default() })?;
+    /// let v = gap.eval_value("[2^70, \"\\377\"]")?;
+    /// assert_eq!(v.to_exact_json()?.to_string(), r#"[1180591620717411303424,{"base64":"/w=="}]"#);
+    /// assert!(v.to_json().is_err()); // neither has a portable form
+    /// # Ok::<(), gaprun::Error>(())
+    /// ```
+    pub fn to_exact_json(&self) -> Result<serde_json::Value> {
+        self.to_json_form(JsonForm::Exact)
+    }
+
+    /// Export to JSON in the given form; an [`Error::Conversion`] when the
+    /// object (or a part of it) has no JSON form there.
+    pub fn to_json_form(&self, form: JsonForm) -> Result<serde_json::Value> {
+        to_json_depth(self, form, 0)
     }
 
     /// Deserialize a serde type from this object (through its JSON form).
@@ -306,7 +328,44 @@ impl<'gap> GapObj<'gap> {
     }
 }
 
-fn to_json_depth(obj: &GapObj<'_>, depth: usize) -> Result<serde_json::Value> {
+/// Which JSON form [`GapObj::to_json_form`] makes. Both give `fail` as
+/// `null`, booleans, strings, lists and records, and refuse everything
+/// else (rationals, permutations, groups …); they differ where JSON and
+/// GAP disagree:
+///
+/// | GAP | `Portable` | `Exact` |
+/// |---|---|---|
+/// | integer beyond 64 bits | error | exact JSON number (serde_json's `arbitrary_precision`) |
+/// | machine float | JSON number | error |
+/// | string that is not UTF-8 | error | `{"base64": …}` ([`crate::json_text`]) |
+/// | list with holes | holes as `null` | error |
+/// | record name that is not UTF-8 | error | given lossily |
+///
+/// Every `Exact` value converts back ([`IntoGap`] for
+/// [`serde_json::Value`]) to an equal GAP object, except for lossy record
+/// names.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[non_exhaustive]
+pub enum JsonForm {
+    /// What any JSON reader (a serde struct, JavaScript) takes as it is:
+    /// numbers within 64-bit integers or machine floats, Unicode strings.
+    /// [`GapObj::to_json`] and [`GapObj::deserialize`] use it.
+    Portable,
+    /// Exact values, as `gaprun serve` answers (its `json` field): integers
+    /// of any size, strings as their bytes. Machine floats are left out
+    /// (serve's protocol documents them as having no `json`).
+    Exact,
+}
+
+fn no_json_form(from: &str, form: JsonForm, detail: String) -> Error {
+    let to = match form {
+        JsonForm::Portable => "portable JSON",
+        JsonForm::Exact => "exact JSON",
+    };
+    Error::conversion(from, to, detail)
+}
+
+fn to_json_depth(obj: &GapObj<'_>, form: JsonForm, depth: usize) -> Result<serde_json::Value> {
     use serde_json::Value;
     if depth > MAX_DEPTH {
         return Err(Error::conversion(
@@ -318,27 +377,44 @@ fn to_json_depth(obj: &GapObj<'_>, depth: usize) -> Result<serde_json::Value> {
     Ok(match obj.kind()? {
         Kind::Int => match i64::from_gap(obj) {
             Ok(v) => Value::from(v),
-            Err(_) => Value::from(u64::from_gap(obj).map_err(|_| {
-                Error::conversion(
-                    "GAP integer",
-                    "JSON",
-                    format!("the integer {obj} does not fit 64 bits and has no exact JSON form"),
-                )
-            })?),
-        },
-        Kind::Float => {
-            let f = f64::from_gap(obj)?;
-            serde_json::Number::from_f64(f)
-                .map(Value::Number)
-                .ok_or_else(|| {
-                    Error::conversion(
-                        "GAP float",
-                        "JSON",
-                        format!("the float {f} has no JSON form"),
+            Err(_) => match form {
+                JsonForm::Portable => Value::from(u64::from_gap(obj).map_err(|_| {
+                    no_json_form(
+                        "GAP integer",
+                        form,
+                        format!("the integer {obj} does not fit 64 bits"),
                     )
-                })?
-        }
-        Kind::String => Value::String(String::from_gap(obj)?),
+                })?),
+                JsonForm::Exact => {
+                    let digits = BigInt::from_gap(obj)?.to_string();
+                    let n = digits
+                        .parse::<serde_json::Number>()
+                        .map_err(|e| no_json_form("GAP integer", form, format!("{digits}: {e}")))?;
+                    Value::Number(n)
+                }
+            },
+        },
+        Kind::Float => match form {
+            JsonForm::Portable => {
+                let f = f64::from_gap(obj)?;
+                serde_json::Number::from_f64(f)
+                    .map(Value::Number)
+                    .ok_or_else(|| {
+                        no_json_form("GAP float", form, format!("the float {f} has no JSON form"))
+                    })?
+            }
+            JsonForm::Exact => {
+                return Err(no_json_form(
+                    "GAP float",
+                    form,
+                    "machine floats are not part of the exact form".into(),
+                ))
+            }
+        },
+        Kind::String => match form {
+            JsonForm::Portable => Value::String(String::from_gap(obj)?),
+            JsonForm::Exact => json_text::string_value(&obj.to_bytes()?),
+        },
         Kind::Bool => Value::Bool(bool::from_gap(obj)?),
         Kind::Fail => Value::Null,
         Kind::List => {
@@ -346,16 +422,27 @@ fn to_json_depth(obj: &GapObj<'_>, depth: usize) -> Result<serde_json::Value> {
             let mut items = Vec::with_capacity(len);
             for i in 1..=len {
                 match obj.get(i)? {
-                    Some(e) => items.push(to_json_depth(&e, depth + 1)?),
-                    None => items.push(Value::Null),
+                    Some(e) => items.push(to_json_depth(&e, form, depth + 1)?),
+                    None if form == JsonForm::Portable => items.push(Value::Null),
+                    None => {
+                        return Err(no_json_form(
+                            "GAP list",
+                            form,
+                            format!("position {i} is unbound (a list with holes)"),
+                        ))
+                    }
                 }
             }
             Value::Array(items)
         }
         Kind::Record => {
             let mut map = serde_json::Map::new();
-            for (name, value) in record_entries(obj)? {
-                map.insert(name, to_json_depth(&value, depth + 1)?);
+            for (name, value) in record_entries_raw(obj)? {
+                let name = match form {
+                    JsonForm::Portable => record_name_text(name)?,
+                    JsonForm::Exact => String::from_utf8_lossy(&name).into_owned(),
+                };
+                map.insert(name, to_json_depth(&value, form, depth + 1)?);
             }
             Value::Object(map)
         }
@@ -363,7 +450,21 @@ fn to_json_depth(obj: &GapObj<'_>, depth: usize) -> Result<serde_json::Value> {
     })
 }
 
+fn record_name_text(name: Vec<u8>) -> Result<String> {
+    String::from_utf8(name).map_err(|_| {
+        Error::conversion("GAP record", "record entries", "a record name is not UTF-8")
+    })
+}
+
 fn record_entries<'gap>(obj: &GapObj<'gap>) -> Result<Vec<(String, GapObj<'gap>)>> {
+    record_entries_raw(obj)?
+        .into_iter()
+        .map(|(name, value)| Ok((record_name_text(name)?, value)))
+        .collect()
+}
+
+/// A plain record's entries, names as their bytes.
+fn record_entries_raw<'gap>(obj: &GapObj<'gap>) -> Result<Vec<(Vec<u8>, GapObj<'gap>)>> {
     let mut len = 0usize;
     // SAFETY: the object is rooted; the shim checks it is a plain record.
     if unsafe { sys::gaprun_record_len(obj.raw(), &mut len) } != sys::GAPRUN_OK as i32 {
@@ -383,9 +484,6 @@ fn record_entries<'gap>(obj: &GapObj<'gap>) -> Result<Vec<(String, GapObj<'gap>)
                 "record entries",
                 "a record name is not a string",
             )
-        })?;
-        let name = String::from_utf8(name).map_err(|_| {
-            Error::conversion("GAP record", "record entries", "a record name is not UTF-8")
         })?;
         out.push((name, value));
     }
@@ -1098,5 +1196,4 @@ impl<'gap> Gap<'gap> {
             .map_err(|e| Error::conversion(std::any::type_name::<T>(), "JSON", e.to_string()))?;
         json.to_gap(self)
     }
-
 }

@@ -23,8 +23,8 @@
 
 use crate::error::{Error, Result};
 use crate::raw::check;
-use crate::token::Gap;
 use crate::sys;
+use crate::token::Gap;
 use std::cell::RefCell;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, OnceLock};

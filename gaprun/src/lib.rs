@@ -76,9 +76,9 @@ pub mod interrupt;
 pub mod json_text;
 pub mod memory;
 pub mod obj;
-mod raw;
 pub mod ops;
 pub mod pool;
+mod raw;
 pub mod runtime;
 pub mod session;
 pub mod shard;
@@ -97,7 +97,7 @@ pub use num_bigint;
 #[cfg(feature = "bigint")]
 pub use num_rational;
 
-pub use convert::{ByteString, FromGap, IntoGap, Kind, Permutation, ViewString};
+pub use convert::{ByteString, FromGap, IntoGap, JsonForm, Kind, Permutation, ViewString};
 pub use error::{Error, GapError, Result};
 pub use interrupt::InterruptHandle;
 pub use obj::GapObj;

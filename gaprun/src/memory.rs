@@ -10,8 +10,8 @@
 
 use crate::error::Result;
 use crate::raw::check;
-use crate::token::Gap;
 use crate::sys;
+use crate::token::Gap;
 
 /// GASMAN's numbers; `live_*` describe the heap after the last collection.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq, serde::Serialize)]

@@ -24,8 +24,8 @@ use crate::convert::{FromGap, IntoGap};
 use crate::error::{Error, Result};
 use crate::obj::{call_rooted, GapObj};
 use crate::raw::{check, RawObj};
-use crate::token::Gap;
 use crate::sys;
+use crate::token::Gap;
 
 /// Arguments of a GAP call: tuples of [`IntoGap`] values (up to 8),
 /// slices and vectors of handles.
@@ -85,11 +85,7 @@ impl<'gap> Gap<'gap> {
 
     /// Call the global GAP function `name` with converted arguments and
     /// convert its result: `let n: i64 = gap.call_fn("Factorial", (10,))?`.
-    pub fn call_fn<R: FromGap<'gap>>(
-        self,
-        name: &str,
-        args: impl IntoGapArgs,
-    ) -> Result<R> {
+    pub fn call_fn<R: FromGap<'gap>>(self, name: &str, args: impl IntoGapArgs) -> Result<R> {
         self.function(name)?.call(args)
     }
 }

@@ -416,7 +416,7 @@ pub(super) fn eval_request(
             .value
             .as_ref()
             .filter(|_| !st.suppressed)
-            .and_then(|v| session::json_of(gap, v));
+            .and_then(|v| v.to_exact_json().ok());
         if st.interrupted {
             answer.interrupted = true;
         }
