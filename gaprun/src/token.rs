@@ -23,6 +23,17 @@ use std::marker::PhantomData;
 /// plus `!Send` expresses exactly. The lifetime parameter stays so that
 /// functions can name it (`fn f<'gap>(gap: Gap<'gap>) -> GapObj<'gap>`)
 /// and handles are tied to the token they came from.
+///
+/// ```
+/// fn copy<T: Copy>(_: T) {}
+/// let gap = gaprun::Gap::init(gaprun::GapOptions { autoload: false, ..Default::default() })?;
+/// copy(gap); // passed by value, still usable:
+/// assert_eq!(std::mem::size_of_val(&gap), 0);
+/// let x = gap.eval_value("2^10")?;
+/// let same = x.gap(); // a handle gives back its token, no borrow
+/// assert_eq!(same.eval_as::<i64>("1+1")?, 2);
+/// # Ok::<(), gaprun::Error>(())
+/// ```
 #[derive(Clone, Copy)]
 pub struct Gap<'gap> {
     _brand: PhantomData<&'gap ()>,
