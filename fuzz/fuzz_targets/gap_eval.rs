@@ -40,7 +40,7 @@ const NAMES: [&str; 8] = [
 /// The parent's own data, checked after every input.
 const MARKER: &str = "GapRunFuzzParentMarker";
 
-fn gap() -> Gap {
+fn gap() -> Gap<'static> {
     Gap::init(OPTIONS.get().expect("initialised").clone()).expect("the same GAP")
 }
 

@@ -500,9 +500,9 @@ impl<'gap> FromGap<'gap> for GapObj<'gap> {
 
 impl IntoGap for GapObj<'_> {
     fn to_gap<'gap>(&self, gap: Gap<'gap>) -> Result<GapObj<'gap>> {
-        // Same runtime (there is one per process), so re-rooting under the
-        // caller's lifetime is sound.
-        root(gap, self.raw())
+        // Same runtime (there is one per process), so sharing the root
+        // under the caller's lifetime is sound.
+        Ok(self.with_token(gap))
     }
 }
 
