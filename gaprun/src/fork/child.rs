@@ -171,8 +171,7 @@ fn emit_error(text: &str) {
 /// Bind the global `name` to `value` converted to a GAP object (no GAP
 /// source is generated, so a string value can never run as code).
 fn bind_var(gap: Gap<'_>, name: &str, value: &serde_json::Value) -> crate::Result<()> {
-    let valid = is_identifier(name)
-        && gap.eval_as::<bool>(&format!("IsValidIdentifier({});", gap_string_literal(name)))?;
+    let valid = is_identifier(name) && gap.call_fn::<bool>("IsValidIdentifier", (name,))?;
     if !valid {
         return Err(crate::Error::InvalidArgument(format!(
             "`{name}` is not a GAP variable name"
