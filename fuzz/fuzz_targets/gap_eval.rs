@@ -40,7 +40,7 @@ const NAMES: [&str; 8] = [
 /// The parent's own data, checked after every input.
 const MARKER: &str = "GapRunFuzzParentMarker";
 
-fn gap() -> Gap {
+fn gap() -> Gap<'static> {
     Gap::init(OPTIONS.get().expect("initialised").clone()).expect("the same GAP")
 }
 
@@ -82,7 +82,7 @@ fuzz_target!(init: init(), |data: &[u8]| {
         }
     };
     let pool = ForkPool::new(
-        &gap,
+        gap,
         ForkOptions {
             jobs: 1,
             timeout: Some(Duration::from_secs(2)),

@@ -135,6 +135,33 @@ fn children_of(pid: u32) -> Vec<u32> {
     out
 }
 
+/// `json` is the library's exact form (`GapObj::to_exact_json`): integers
+/// of any size, byte strings as base64, no floats, no holes, and no depth
+/// limit short of the library's (the former GAP-side encoder gave up at 64).
+#[test]
+fn json_answers_use_the_exact_form() {
+    let mut s = Server::start();
+    let deep = format!("{}1{};", "[".repeat(100), "]".repeat(100));
+    let deep_json: Value = serde_json::from_str(&deep[..deep.len() - 1]).unwrap();
+    let cases = [
+        (
+            "2^70;",
+            serde_json::from_str("1180591620717411303424").unwrap(),
+        ),
+        ("\"a\\377\";", json!({"base64": "Yf8="})),
+        ("[1, 2.5];", Value::Null),
+        ("[1,,3];", Value::Null),
+        ("rec(l := [fail, \"s\"]);", json!({"l": [null, "s"]})),
+        (deep.as_str(), deep_json),
+    ];
+    for (i, (code, want)) in cases.iter().enumerate() {
+        let a = s.req(json!({"id": i, "op": "eval", "code": code}));
+        assert_eq!(a["ok"], true, "{a}");
+        assert_eq!(&a["json"], want, "{code}");
+        assert_eq!(&a["statements"][0]["json"], want, "{code}");
+    }
+}
+
 #[test]
 fn every_op_and_bad_input() {
     let mut s = Server::start();

@@ -42,9 +42,10 @@
 
 use crate::error::{Error, Result};
 use crate::json_text;
-use crate::obj::{GapObj, RawObj};
-use crate::runtime::{check, string_bytes, Gap};
+use crate::obj::GapObj;
+use crate::raw::{check, string_bytes, RawObj};
 use crate::sys;
+use crate::token::Gap;
 use num_bigint::{BigInt, BigUint, Sign};
 #[cfg(feature = "bigint")]
 use num_rational::{BigRational, Ratio};
@@ -150,12 +151,12 @@ pub trait FromGap<'gap>: Sized {
 /// without giving them up; references to convertible values convert too.
 pub trait IntoGap {
     /// Build the GAP object.
-    fn to_gap<'gap>(&self, gap: &'gap Gap) -> Result<GapObj<'gap>>;
+    fn to_gap<'gap>(&self, gap: Gap<'gap>) -> Result<GapObj<'gap>>;
 
     /// Build a GAP list of these values (element types with a faster bulk
     /// path override this).
     #[doc(hidden)]
-    fn slice_to_gap<'gap>(items: &[Self], gap: &'gap Gap) -> Result<GapObj<'gap>>
+    fn slice_to_gap<'gap>(items: &[Self], gap: Gap<'gap>) -> Result<GapObj<'gap>>
     where
         Self: Sized,
     {
@@ -170,16 +171,16 @@ pub trait IntoGap {
 }
 
 impl<T: IntoGap + ?Sized> IntoGap for &T {
-    fn to_gap<'gap>(&self, gap: &'gap Gap) -> Result<GapObj<'gap>> {
+    fn to_gap<'gap>(&self, gap: Gap<'gap>) -> Result<GapObj<'gap>> {
         (**self).to_gap(gap)
     }
 }
 
-fn root<'gap>(gap: &'gap Gap, raw: RawObj) -> Result<GapObj<'gap>> {
+fn root<'gap>(gap: Gap<'gap>, raw: RawObj) -> Result<GapObj<'gap>> {
     GapObj::from_raw(gap, raw)
 }
 
-fn new_list(gap: &Gap, capacity: usize) -> Result<GapObj<'_>> {
+fn new_list(gap: Gap<'_>, capacity: usize) -> Result<GapObj<'_>> {
     if capacity > MAX_LIST_LEN {
         return Err(Error::InvalidArgument(format!(
             "a list of {capacity} elements is longer than gaprun converts ({MAX_LIST_LEN})"
@@ -270,9 +271,7 @@ impl<'gap> GapObj<'gap> {
         match self.kind()? {
             Kind::String => {
                 // a list of characters not in string representation
-                let copy = self
-                    .gap()
-                    .call_fn::<GapObj<'gap>>("CopyToStringRep", (self,))?;
+                let copy = self.gap().call_global("CopyToStringRep", &[self])?;
                 string_bytes(copy.raw()).ok_or_else(|| wrong_kind(self, "a string"))
             }
             Kind::List if self.is_empty()? => Ok(Vec::new()),
@@ -280,9 +279,10 @@ impl<'gap> GapObj<'gap> {
         }
     }
 
-    /// Export to JSON: integers that fit 64 bits, floats, strings, booleans,
-    /// `fail` (as `null`), lists and records. Anything else (big integers,
-    /// rationals, groups …) has no exact JSON form and is an error.
+    /// Export to JSON in the [`JsonForm::Portable`] form: integers that
+    /// fit 64 bits, floats, UTF-8 strings, booleans, `fail` (as `null`),
+    /// lists and records. Anything else (big integers, rationals, groups …)
+    /// has no portable JSON form and is an error.
     ///
     /// ```
     /// # let gap = gaprun::Gap::init(gaprun::GapOptions { autoload: false, ..Default::default() })?;
@@ -291,7 +291,28 @@ impl<'gap> GapObj<'gap> {
     /// # Ok::<(), gaprun::Error>(())
     /// ```
     pub fn to_json(&self) -> Result<serde_json::Value> {
-        to_json_depth(self, 0)
+        self.to_json_form(JsonForm::Portable)
+    }
+
+    /// Export to JSON in the [`JsonForm::Exact`] form: integers of any
+    /// size, strings as their bytes, no floats; what `gaprun serve`
+    /// answers with.
+    ///
+    /// ```
+    /// # let gap = gaprun::Gap::init(gaprun::GapOptions { autoload: false, ..Default::default() })?;
+    /// let v = gap.eval_value("[2^70, \"\\377\"]")?;
+    /// assert_eq!(v.to_exact_json()?.to_string(), r#"[1180591620717411303424,{"base64":"/w=="}]"#);
+    /// assert!(v.to_json().is_err()); // neither has a portable form
+    /// # Ok::<(), gaprun::Error>(())
+    /// ```
+    pub fn to_exact_json(&self) -> Result<serde_json::Value> {
+        self.to_json_form(JsonForm::Exact)
+    }
+
+    /// Export to JSON in the given form; an [`Error::Conversion`] when the
+    /// object (or a part of it) has no JSON form there.
+    pub fn to_json_form(&self, form: JsonForm) -> Result<serde_json::Value> {
+        to_json_depth(self, form, 0)
     }
 
     /// Deserialize a serde type from this object (through its JSON form).
@@ -307,7 +328,44 @@ impl<'gap> GapObj<'gap> {
     }
 }
 
-fn to_json_depth(obj: &GapObj<'_>, depth: usize) -> Result<serde_json::Value> {
+/// Which JSON form [`GapObj::to_json_form`] makes. Both give `fail` as
+/// `null`, booleans, strings, lists and records, and refuse everything
+/// else (rationals, permutations, groups …); they differ where JSON and
+/// GAP disagree:
+///
+/// | GAP | `Portable` | `Exact` |
+/// |---|---|---|
+/// | integer beyond 64 bits | error | exact JSON number (serde_json's `arbitrary_precision`) |
+/// | machine float | JSON number | error |
+/// | string that is not UTF-8 | error | `{"base64": …}` ([`crate::json_text`]) |
+/// | list with holes | holes as `null` | error |
+/// | record name that is not UTF-8 | error | given lossily |
+///
+/// Every `Exact` value converts back ([`IntoGap`] for
+/// [`serde_json::Value`]) to an equal GAP object, except for lossy record
+/// names.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[non_exhaustive]
+pub enum JsonForm {
+    /// What any JSON reader (a serde struct, JavaScript) takes as it is:
+    /// numbers within 64-bit integers or machine floats, Unicode strings.
+    /// [`GapObj::to_json`] and [`GapObj::deserialize`] use it.
+    Portable,
+    /// Exact values, as `gaprun serve` answers (its `json` field): integers
+    /// of any size, strings as their bytes. Machine floats are left out
+    /// (serve's protocol documents them as having no `json`).
+    Exact,
+}
+
+fn no_json_form(from: &str, form: JsonForm, detail: String) -> Error {
+    let to = match form {
+        JsonForm::Portable => "portable JSON",
+        JsonForm::Exact => "exact JSON",
+    };
+    Error::conversion(from, to, detail)
+}
+
+fn to_json_depth(obj: &GapObj<'_>, form: JsonForm, depth: usize) -> Result<serde_json::Value> {
     use serde_json::Value;
     if depth > MAX_DEPTH {
         return Err(Error::conversion(
@@ -319,27 +377,44 @@ fn to_json_depth(obj: &GapObj<'_>, depth: usize) -> Result<serde_json::Value> {
     Ok(match obj.kind()? {
         Kind::Int => match i64::from_gap(obj) {
             Ok(v) => Value::from(v),
-            Err(_) => Value::from(u64::from_gap(obj).map_err(|_| {
-                Error::conversion(
-                    "GAP integer",
-                    "JSON",
-                    format!("the integer {obj} does not fit 64 bits and has no exact JSON form"),
-                )
-            })?),
-        },
-        Kind::Float => {
-            let f = f64::from_gap(obj)?;
-            serde_json::Number::from_f64(f)
-                .map(Value::Number)
-                .ok_or_else(|| {
-                    Error::conversion(
-                        "GAP float",
-                        "JSON",
-                        format!("the float {f} has no JSON form"),
+            Err(_) => match form {
+                JsonForm::Portable => Value::from(u64::from_gap(obj).map_err(|_| {
+                    no_json_form(
+                        "GAP integer",
+                        form,
+                        format!("the integer {obj} does not fit 64 bits"),
                     )
-                })?
-        }
-        Kind::String => Value::String(String::from_gap(obj)?),
+                })?),
+                JsonForm::Exact => {
+                    let digits = BigInt::from_gap(obj)?.to_string();
+                    let n = digits
+                        .parse::<serde_json::Number>()
+                        .map_err(|e| no_json_form("GAP integer", form, format!("{digits}: {e}")))?;
+                    Value::Number(n)
+                }
+            },
+        },
+        Kind::Float => match form {
+            JsonForm::Portable => {
+                let f = f64::from_gap(obj)?;
+                serde_json::Number::from_f64(f)
+                    .map(Value::Number)
+                    .ok_or_else(|| {
+                        no_json_form("GAP float", form, format!("the float {f} has no JSON form"))
+                    })?
+            }
+            JsonForm::Exact => {
+                return Err(no_json_form(
+                    "GAP float",
+                    form,
+                    "machine floats are not part of the exact form".into(),
+                ))
+            }
+        },
+        Kind::String => match form {
+            JsonForm::Portable => Value::String(String::from_gap(obj)?),
+            JsonForm::Exact => json_text::string_value(&obj.to_bytes()?),
+        },
         Kind::Bool => Value::Bool(bool::from_gap(obj)?),
         Kind::Fail => Value::Null,
         Kind::List => {
@@ -347,16 +422,27 @@ fn to_json_depth(obj: &GapObj<'_>, depth: usize) -> Result<serde_json::Value> {
             let mut items = Vec::with_capacity(len);
             for i in 1..=len {
                 match obj.get(i)? {
-                    Some(e) => items.push(to_json_depth(&e, depth + 1)?),
-                    None => items.push(Value::Null),
+                    Some(e) => items.push(to_json_depth(&e, form, depth + 1)?),
+                    None if form == JsonForm::Portable => items.push(Value::Null),
+                    None => {
+                        return Err(no_json_form(
+                            "GAP list",
+                            form,
+                            format!("position {i} is unbound (a list with holes)"),
+                        ))
+                    }
                 }
             }
             Value::Array(items)
         }
         Kind::Record => {
             let mut map = serde_json::Map::new();
-            for (name, value) in record_entries(obj)? {
-                map.insert(name, to_json_depth(&value, depth + 1)?);
+            for (name, value) in record_entries_raw(obj)? {
+                let name = match form {
+                    JsonForm::Portable => record_name_text(name)?,
+                    JsonForm::Exact => String::from_utf8_lossy(&name).into_owned(),
+                };
+                map.insert(name, to_json_depth(&value, form, depth + 1)?);
             }
             Value::Object(map)
         }
@@ -364,7 +450,21 @@ fn to_json_depth(obj: &GapObj<'_>, depth: usize) -> Result<serde_json::Value> {
     })
 }
 
+fn record_name_text(name: Vec<u8>) -> Result<String> {
+    String::from_utf8(name).map_err(|_| {
+        Error::conversion("GAP record", "record entries", "a record name is not UTF-8")
+    })
+}
+
 fn record_entries<'gap>(obj: &GapObj<'gap>) -> Result<Vec<(String, GapObj<'gap>)>> {
+    record_entries_raw(obj)?
+        .into_iter()
+        .map(|(name, value)| Ok((record_name_text(name)?, value)))
+        .collect()
+}
+
+/// A plain record's entries, names as their bytes.
+fn record_entries_raw<'gap>(obj: &GapObj<'gap>) -> Result<Vec<(Vec<u8>, GapObj<'gap>)>> {
     let mut len = 0usize;
     // SAFETY: the object is rooted; the shim checks it is a plain record.
     if unsafe { sys::gaprun_record_len(obj.raw(), &mut len) } != sys::GAPRUN_OK as i32 {
@@ -385,9 +485,6 @@ fn record_entries<'gap>(obj: &GapObj<'gap>) -> Result<Vec<(String, GapObj<'gap>)
                 "a record name is not a string",
             )
         })?;
-        let name = String::from_utf8(name).map_err(|_| {
-            Error::conversion("GAP record", "record entries", "a record name is not UTF-8")
-        })?;
         out.push((name, value));
     }
     Ok(out)
@@ -402,10 +499,10 @@ impl<'gap> FromGap<'gap> for GapObj<'gap> {
 }
 
 impl IntoGap for GapObj<'_> {
-    fn to_gap<'gap>(&self, gap: &'gap Gap) -> Result<GapObj<'gap>> {
-        // Same runtime (there is one per process), so re-rooting under the
-        // caller's lifetime is sound.
-        root(gap, self.raw())
+    fn to_gap<'gap>(&self, gap: Gap<'gap>) -> Result<GapObj<'gap>> {
+        // Same runtime (there is one per process), so sharing the root
+        // under the caller's lifetime is sound.
+        Ok(self.with_token(gap))
     }
 }
 
@@ -432,7 +529,7 @@ impl<'gap, T: FromGap<'gap>> FromGap<'gap> for Option<T> {
 }
 
 impl<T: IntoGap> IntoGap for Option<T> {
-    fn to_gap<'gap>(&self, gap: &'gap Gap) -> Result<GapObj<'gap>> {
+    fn to_gap<'gap>(&self, gap: Gap<'gap>) -> Result<GapObj<'gap>> {
         match self {
             Some(v) => v.to_gap(gap),
             // SAFETY: reading a constant set at start-up.
@@ -457,7 +554,7 @@ impl<'gap> FromGap<'gap> for bool {
 }
 
 impl IntoGap for bool {
-    fn to_gap<'gap>(&self, gap: &'gap Gap) -> Result<GapObj<'gap>> {
+    fn to_gap<'gap>(&self, gap: Gap<'gap>) -> Result<GapObj<'gap>> {
         // SAFETY: reading a constant set at start-up.
         root(gap, unsafe { sys::gaprun_bool_obj(*self as i32) })
     }
@@ -481,7 +578,7 @@ fn int_limbs(obj: &GapObj<'_>) -> Result<(bool, Vec<u64>)> {
 }
 
 /// A GAP integer from sign and magnitude limbs.
-fn int_from_limbs<'gap>(gap: &'gap Gap, negative: bool, limbs: &[u64]) -> Result<GapObj<'gap>> {
+fn int_from_limbs<'gap>(gap: Gap<'gap>, negative: bool, limbs: &[u64]) -> Result<GapObj<'gap>> {
     let n = limbs.len() as i64;
     let mut out: RawObj = std::ptr::null_mut();
     // SAFETY: `limbs` is a valid array of `n` limbs; GAP copies it.
@@ -551,7 +648,7 @@ macro_rules! int_conversions {
         }
 
         impl IntoGap for $t {
-            fn to_gap<'gap>(&self, gap: &'gap Gap) -> Result<GapObj<'gap>> {
+            fn to_gap<'gap>(&self, gap: Gap<'gap>) -> Result<GapObj<'gap>> {
                 let v = *self;
                 #[allow(irrefutable_let_patterns)]
                 if let Ok(small) = i64::try_from(v) {
@@ -569,7 +666,7 @@ macro_rules! int_conversions {
                 int_from_limbs(gap, neg, &limbs[..n])
             }
 
-            fn slice_to_gap<'gap>(items: &[Self], gap: &'gap Gap) -> Result<GapObj<'gap>> {
+            fn slice_to_gap<'gap>(items: &[Self], gap: Gap<'gap>) -> Result<GapObj<'gap>> {
                 let small: Option<Vec<i64>> = items
                     .iter()
                     .map(|&v| i64::try_from(v).ok().filter(|v| (SMALL_MIN..=SMALL_MAX).contains(v)))
@@ -605,7 +702,7 @@ fn default_vec_from_gap<'gap, T: FromGap<'gap>>(list: &GapObj<'gap>) -> Result<V
     Ok(out)
 }
 
-fn default_slice_to_gap<'gap, T: IntoGap>(items: &[T], gap: &'gap Gap) -> Result<GapObj<'gap>> {
+fn default_slice_to_gap<'gap, T: IntoGap>(items: &[T], gap: Gap<'gap>) -> Result<GapObj<'gap>> {
     let list = new_list(gap, items.len())?;
     for (i, item) in items.iter().enumerate() {
         let v = item.to_gap(gap)?;
@@ -626,7 +723,7 @@ fn small_int_list(list: &GapObj<'_>) -> Result<Option<Vec<i64>>> {
     Ok((status == sys::GAPRUN_OK as i32).then_some(buf))
 }
 
-fn small_int_list_to_gap<'gap>(gap: &'gap Gap, values: &[i64]) -> Result<GapObj<'gap>> {
+fn small_int_list_to_gap<'gap>(gap: Gap<'gap>, values: &[i64]) -> Result<GapObj<'gap>> {
     if values.len() > MAX_LIST_LEN {
         return Err(Error::InvalidArgument(format!(
             "a list of {} elements is longer than gaprun converts ({MAX_LIST_LEN})",
@@ -659,7 +756,7 @@ impl<'gap> FromGap<'gap> for BigInt {
 }
 
 impl IntoGap for BigInt {
-    fn to_gap<'gap>(&self, gap: &'gap Gap) -> Result<GapObj<'gap>> {
+    fn to_gap<'gap>(&self, gap: Gap<'gap>) -> Result<GapObj<'gap>> {
         if let Ok(v) = i64::try_from(self) {
             return v.to_gap(gap);
         }
@@ -682,7 +779,7 @@ impl<'gap> FromGap<'gap> for BigUint {
 }
 
 impl IntoGap for BigUint {
-    fn to_gap<'gap>(&self, gap: &'gap Gap) -> Result<GapObj<'gap>> {
+    fn to_gap<'gap>(&self, gap: Gap<'gap>) -> Result<GapObj<'gap>> {
         int_from_limbs(gap, false, &self.to_u64_digits())
     }
 }
@@ -714,7 +811,7 @@ impl<'gap> FromGap<'gap> for BigRational {
 
 #[cfg(feature = "bigint")]
 impl IntoGap for BigRational {
-    fn to_gap<'gap>(&self, gap: &'gap Gap) -> Result<GapObj<'gap>> {
+    fn to_gap<'gap>(&self, gap: Gap<'gap>) -> Result<GapObj<'gap>> {
         let n = self.numer().to_gap(gap)?;
         let d = self.denom().to_gap(gap)?;
         n.div(&d)
@@ -731,7 +828,7 @@ impl<'gap> FromGap<'gap> for Ratio<i64> {
 
 #[cfg(feature = "bigint")]
 impl IntoGap for Ratio<i64> {
-    fn to_gap<'gap>(&self, gap: &'gap Gap) -> Result<GapObj<'gap>> {
+    fn to_gap<'gap>(&self, gap: Gap<'gap>) -> Result<GapObj<'gap>> {
         let n = self.numer().to_gap(gap)?;
         n.div(self.denom())
     }
@@ -749,7 +846,7 @@ impl<'gap> FromGap<'gap> for f64 {
 }
 
 impl IntoGap for f64 {
-    fn to_gap<'gap>(&self, gap: &'gap Gap) -> Result<GapObj<'gap>> {
+    fn to_gap<'gap>(&self, gap: Gap<'gap>) -> Result<GapObj<'gap>> {
         let mut out: RawObj = std::ptr::null_mut();
         // SAFETY: plain allocation inside the shim's jump point.
         check(unsafe { sys::gaprun_make_float(*self, &mut out) })?;
@@ -764,14 +861,14 @@ impl<'gap> FromGap<'gap> for f32 {
 }
 
 impl IntoGap for f32 {
-    fn to_gap<'gap>(&self, gap: &'gap Gap) -> Result<GapObj<'gap>> {
+    fn to_gap<'gap>(&self, gap: Gap<'gap>) -> Result<GapObj<'gap>> {
         (*self as f64).to_gap(gap)
     }
 }
 
 // ---- strings ------------------------------------------------------------------
 
-fn bytes_to_gap<'gap>(gap: &'gap Gap, bytes: &[u8]) -> Result<GapObj<'gap>> {
+fn bytes_to_gap<'gap>(gap: Gap<'gap>, bytes: &[u8]) -> Result<GapObj<'gap>> {
     if bytes.len() > MAX_STRING_BYTES {
         return Err(Error::InvalidArgument(format!(
             "a string of {} bytes is longer than gaprun converts ({MAX_STRING_BYTES})",
@@ -800,13 +897,13 @@ impl<'gap> FromGap<'gap> for String {
 }
 
 impl IntoGap for str {
-    fn to_gap<'gap>(&self, gap: &'gap Gap) -> Result<GapObj<'gap>> {
+    fn to_gap<'gap>(&self, gap: Gap<'gap>) -> Result<GapObj<'gap>> {
         bytes_to_gap(gap, self.as_bytes())
     }
 }
 
 impl IntoGap for String {
-    fn to_gap<'gap>(&self, gap: &'gap Gap) -> Result<GapObj<'gap>> {
+    fn to_gap<'gap>(&self, gap: Gap<'gap>) -> Result<GapObj<'gap>> {
         bytes_to_gap(gap, self.as_bytes())
     }
 }
@@ -823,7 +920,7 @@ impl<'gap> FromGap<'gap> for ByteString {
 }
 
 impl IntoGap for ByteString {
-    fn to_gap<'gap>(&self, gap: &'gap Gap) -> Result<GapObj<'gap>> {
+    fn to_gap<'gap>(&self, gap: Gap<'gap>) -> Result<GapObj<'gap>> {
         bytes_to_gap(gap, &self.0)
     }
 }
@@ -851,24 +948,24 @@ impl<'gap, T: FromGap<'gap>> FromGap<'gap> for Vec<T> {
 }
 
 impl<T: IntoGap> IntoGap for [T] {
-    fn to_gap<'gap>(&self, gap: &'gap Gap) -> Result<GapObj<'gap>> {
+    fn to_gap<'gap>(&self, gap: Gap<'gap>) -> Result<GapObj<'gap>> {
         T::slice_to_gap(self, gap)
     }
 }
 
 impl<T: IntoGap> IntoGap for Vec<T> {
-    fn to_gap<'gap>(&self, gap: &'gap Gap) -> Result<GapObj<'gap>> {
+    fn to_gap<'gap>(&self, gap: Gap<'gap>) -> Result<GapObj<'gap>> {
         T::slice_to_gap(self, gap)
     }
 }
 
 impl<T: IntoGap, const N: usize> IntoGap for [T; N] {
-    fn to_gap<'gap>(&self, gap: &'gap Gap) -> Result<GapObj<'gap>> {
+    fn to_gap<'gap>(&self, gap: Gap<'gap>) -> Result<GapObj<'gap>> {
         T::slice_to_gap(self, gap)
     }
 }
 
-fn range_to_gap(gap: &Gap, start: i64, len: i64) -> Result<GapObj<'_>> {
+fn range_to_gap(gap: Gap<'_>, start: i64, len: i64) -> Result<GapObj<'_>> {
     let mut out: RawObj = std::ptr::null_mut();
     // SAFETY: the shim checks the bounds and raises for bad ones.
     check(unsafe { sys::gaprun_make_range(len, start, 1, &mut out) })?;
@@ -877,7 +974,7 @@ fn range_to_gap(gap: &Gap, start: i64, len: i64) -> Result<GapObj<'_>> {
 
 /// `a..b` becomes GAP's range `[a..b-1]`.
 impl IntoGap for std::ops::Range<i64> {
-    fn to_gap<'gap>(&self, gap: &'gap Gap) -> Result<GapObj<'gap>> {
+    fn to_gap<'gap>(&self, gap: Gap<'gap>) -> Result<GapObj<'gap>> {
         let len = self.end.saturating_sub(self.start).max(0);
         range_to_gap(gap, self.start, len)
     }
@@ -885,7 +982,7 @@ impl IntoGap for std::ops::Range<i64> {
 
 /// `a..=b` becomes GAP's range `[a..b]`.
 impl IntoGap for std::ops::RangeInclusive<i64> {
-    fn to_gap<'gap>(&self, gap: &'gap Gap) -> Result<GapObj<'gap>> {
+    fn to_gap<'gap>(&self, gap: Gap<'gap>) -> Result<GapObj<'gap>> {
         let len = if self.end() < self.start() {
             0
         } else {
@@ -911,7 +1008,7 @@ fn record_name(name: &str) -> Result<()> {
 }
 
 fn record_to_gap<'gap, 'a, T: IntoGap + 'a>(
-    gap: &'gap Gap,
+    gap: Gap<'gap>,
     entries: impl Iterator<Item = (&'a String, &'a T)>,
 ) -> Result<GapObj<'gap>> {
     let mut out: RawObj = std::ptr::null_mut();
@@ -939,7 +1036,7 @@ impl<'gap, T: FromGap<'gap>> FromGap<'gap> for BTreeMap<String, T> {
 }
 
 impl<T: IntoGap> IntoGap for BTreeMap<String, T> {
-    fn to_gap<'gap>(&self, gap: &'gap Gap) -> Result<GapObj<'gap>> {
+    fn to_gap<'gap>(&self, gap: Gap<'gap>) -> Result<GapObj<'gap>> {
         record_to_gap(gap, self.iter())
     }
 }
@@ -954,7 +1051,7 @@ impl<'gap, T: FromGap<'gap>, S: BuildHasher + Default> FromGap<'gap> for HashMap
 }
 
 impl<T: IntoGap, S: BuildHasher> IntoGap for HashMap<String, T, S> {
-    fn to_gap<'gap>(&self, gap: &'gap Gap) -> Result<GapObj<'gap>> {
+    fn to_gap<'gap>(&self, gap: Gap<'gap>) -> Result<GapObj<'gap>> {
         record_to_gap(gap, self.iter())
     }
 }
@@ -971,13 +1068,16 @@ impl<'gap> FromGap<'gap> for Permutation {
         if obj.kind()? != Kind::Permutation {
             return Err(wrong_kind(obj, "a permutation"));
         }
-        obj.gap().call_fn("ListPerm", (obj,)).map(Permutation)
+        obj.gap()
+            .call_global("ListPerm", &[obj])?
+            .extract()
+            .map(Permutation)
     }
 }
 
 impl IntoGap for Permutation {
-    fn to_gap<'gap>(&self, gap: &'gap Gap) -> Result<GapObj<'gap>> {
-        let p: GapObj<'gap> = gap.call_fn("PermList", (&self.0,))?;
+    fn to_gap<'gap>(&self, gap: Gap<'gap>) -> Result<GapObj<'gap>> {
+        let p = gap.call_global("PermList", &[&self.0.to_gap(gap)?])?;
         if p.is_fail() {
             return Err(Error::InvalidArgument(format!(
                 "{:?} is not the image list of a permutation of 1..{}",
@@ -1050,7 +1150,7 @@ pub fn check_json(v: &serde_json::Value) -> Result<()> {
 /// strings, `{"base64": "…"}` → the GAP string of those bytes (see
 /// [`crate::json_text`]), arrays → lists, other objects → records.
 impl IntoGap for serde_json::Value {
-    fn to_gap<'gap>(&self, gap: &'gap Gap) -> Result<GapObj<'gap>> {
+    fn to_gap<'gap>(&self, gap: Gap<'gap>) -> Result<GapObj<'gap>> {
         use serde_json::Value;
         match self {
             Value::Null => None::<bool>.to_gap(gap),
@@ -1075,7 +1175,7 @@ impl<'gap> FromGap<'gap> for serde_json::Value {
     }
 }
 
-impl Gap {
+impl<'gap> Gap<'gap> {
     /// Convert a Rust value into a GAP object.
     ///
     /// ```
@@ -1084,21 +1184,16 @@ impl Gap {
     /// assert_eq!(l.to_string(), "[ 3, 1, 2 ]");
     /// # Ok::<(), gaprun::Error>(())
     /// ```
-    pub fn value<T: IntoGap + ?Sized>(&self, v: &T) -> Result<GapObj<'_>> {
+    pub fn value<T: IntoGap + ?Sized>(self, v: &T) -> Result<GapObj<'gap>> {
         v.to_gap(self)
     }
 
     /// Convert a serde-serializable value (a struct becomes a record)
     /// through its JSON form.
     #[cfg(feature = "serde")]
-    pub fn serde_value<T: serde::Serialize + ?Sized>(&self, v: &T) -> Result<GapObj<'_>> {
+    pub fn serde_value<T: serde::Serialize + ?Sized>(self, v: &T) -> Result<GapObj<'gap>> {
         let json = serde_json::to_value(v)
             .map_err(|e| Error::conversion(std::any::type_name::<T>(), "JSON", e.to_string()))?;
         json.to_gap(self)
-    }
-
-    /// Evaluate GAP code and convert the value of its last statement.
-    pub fn eval_as<'gap, T: FromGap<'gap>>(&'gap self, code: &str) -> Result<T> {
-        self.eval_value(code)?.extract()
     }
 }

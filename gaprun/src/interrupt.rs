@@ -22,8 +22,9 @@
 //! ```
 
 use crate::error::{Error, Result};
-use crate::runtime::{check, Gap};
+use crate::raw::check;
 use crate::sys;
+use crate::token::Gap;
 use std::cell::RefCell;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, OnceLock};
@@ -149,7 +150,7 @@ fn arm_earliest() -> Result<()> {
     Ok(())
 }
 
-impl Gap {
+impl<'gap> Gap<'gap> {
     /// Run `f`; if it is still running after `timeout`, GAP's computation
     /// is interrupted and `f` sees [`Error::Interrupted`] from the GAP call
     /// that was running (and from every later call inside `f`). GAP is
@@ -157,10 +158,10 @@ impl Gap {
     ///
     /// Deadlines nest: an inner `with_deadline` never extends or cancels
     /// an outer one; whichever expires first interrupts.
-    pub fn with_deadline<'gap, R>(
-        &'gap self,
+    pub fn with_deadline<R>(
+        self,
         timeout: Duration,
-        f: impl FnOnce(&'gap Gap) -> Result<R>,
+        f: impl FnOnce(Gap<'gap>) -> Result<R>,
     ) -> Result<R> {
         ensure_handler()?;
         let deadline = Instant::now()
@@ -193,7 +194,7 @@ impl Gap {
     }
 
     /// A handle other threads can use to interrupt this GAP.
-    pub fn interrupt_handle(&self) -> Result<InterruptHandle> {
+    pub fn interrupt_handle(self) -> Result<InterruptHandle> {
         ensure_handler()?;
         // SAFETY: getpid and gettid have no preconditions and touch no memory.
         let (pid, tid) = unsafe { (libc::getpid(), libc::gettid()) };
@@ -206,7 +207,7 @@ impl Gap {
     }
 
     /// Drop an interrupt that was requested while GAP was idle.
-    pub fn clear_interrupt(&self) -> Result<()> {
+    pub fn clear_interrupt(self) -> Result<()> {
         // SAFETY: resets GAP's statement dispatch table on the GAP thread.
         check(unsafe { sys::gaprun_interrupt_clear() })
     }

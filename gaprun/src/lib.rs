@@ -5,13 +5,30 @@
 //! - [`sys`]: the `gap-sys` crate, re-exported: committed raw bindings to
 //!   libgap and to the C shim (the only code that enters GAP, so GAP's
 //!   `longjmp` never crosses Rust), and the facts of the build;
-//! - [`runtime`]: one initialisation per process, options → GAP's argv;
+//! - `raw` (private): shim statuses → `Result`, GAP's error text, string
+//!   bytes and view strings of raw objects;
+//! - [`token`]: [`Gap`], the `Copy` token for the GAP thread;
+//! - [`obj`]: rooted handles ([`GapObj`]) and the calls that make them;
+//! - [`convert`]: Rust ↔ GAP conversions, GAP → JSON;
+//! - [`ops`]: typed calls and GAP's operations on handles;
+//! - [`interrupt`], [`memory`]: deadlines and interrupts, GASMAN's numbers;
+//! - [`runtime`]: one initialisation per process, options → GAP's argv,
+//!   evaluation;
 //! - [`start`]: the fast start ([`Gap::builder`]): pool policy and
 //!   workspace cache applied before GAP starts;
-//! - [`obj`]: rooted handles to GAP objects;
+//! - [`session`]: pieces of the REPL, transcripts and the session server;
+//! - [`fork`]: tasks in children forked from a ready GAP;
 //! - [`pool`]: the memory pool policy (pure: machine facts → GAP flags);
 //! - [`workspace`]: the saved-workspace cache (fast start-up);
 //! - [`error`]: one error type.
+//!
+//! Modules import only downward, so the imports form no cycle (`a ← b`:
+//! `b` uses `a`):
+//!
+//! ```text
+//! raw, token ← obj ← convert ← ops ← runtime ← session, fork, start (also pool, workspace)
+//! raw, token ← interrupt;  ops ← memory
+//! ```
 //!
 //! # Example
 //!
@@ -44,12 +61,12 @@
 //!
 //! ```compile_fail,E0277
 //! fn send<T: Send>() {}
-//! send::<gaprun::Gap>();
+//! send::<gaprun::Gap<'static>>();
 //! ```
 //!
 //! ```compile_fail,E0277
 //! fn sync<T: Sync>() {}
-//! sync::<gaprun::Gap>();
+//! sync::<gaprun::Gap<'static>>();
 //! ```
 //!
 //! ```compile_fail,E0277
@@ -78,11 +95,13 @@ pub mod memory;
 pub mod obj;
 pub mod ops;
 pub mod pool;
+mod raw;
 pub mod runtime;
 pub mod session;
 pub mod shard;
 pub mod size;
 pub mod start;
+pub mod token;
 #[cfg(feature = "workspace")]
 pub mod workspace;
 
@@ -95,7 +114,7 @@ pub use num_bigint;
 #[cfg(feature = "bigint")]
 pub use num_rational;
 
-pub use convert::{ByteString, FromGap, IntoGap, Kind, Permutation, ViewString};
+pub use convert::{ByteString, FromGap, IntoGap, JsonForm, Kind, Permutation, ViewString};
 pub use error::{Error, GapError, Result};
 pub use interrupt::InterruptHandle;
 pub use obj::GapObj;

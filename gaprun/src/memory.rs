@@ -9,8 +9,9 @@
 //! ```
 
 use crate::error::Result;
-use crate::runtime::{check, Gap};
+use crate::raw::check;
 use crate::sys;
+use crate::token::Gap;
 
 /// GASMAN's numbers; `live_*` describe the heap after the last collection.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq, serde::Serialize)]
@@ -27,9 +28,9 @@ pub struct MemoryStats {
     pub rooted: u64,
 }
 
-impl Gap {
+impl<'gap> Gap<'gap> {
     /// GASMAN's statistics (see [`MemoryStats`]).
-    pub fn memory_stats(&self) -> Result<MemoryStats> {
+    pub fn memory_stats(self) -> Result<MemoryStats> {
         let mut raw = sys::gaprun_memory_stats {
             pool_bytes: 0,
             allocated_total: 0,

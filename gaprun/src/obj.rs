@@ -1,26 +1,31 @@
-//! Rooted handles to GAP objects.
+//! Rooted handles to GAP objects, and the calls on the token that make
+//! them (globals, strings, function calls).
 //!
 //! GAP's collector (GASMAN) frees every object it cannot reach. Objects held
 //! in Rust memory are reachable only through the *root table* below: a slot
 //! vector with a free list, marked by the callback gaprun gives to
-//! `GAP_Initialize`. A [`GapObj`] owns one slot; cloning takes another, and
-//! dropping returns it. The lifetime `'gap` ties a handle to the [`Gap`]
-//! runtime, so a handle cannot outlive GAP or move to another thread.
+//! `GAP_Initialize`. A [`GapObj`] owns a share of one slot: clones share
+//! their original's slot (a count per slot), and the slot is freed when the
+//! last of them drops. The lifetime `'gap` ties a handle to its [`Gap`]
+//! token, so a handle cannot move to another thread.
 
 use crate::error::{Error, Result};
-use crate::runtime::Gap;
+use crate::raw::{check, cstring, view_string_of, RawObj};
 use crate::sys;
+use crate::token::Gap;
 use std::cell::RefCell;
 use std::fmt;
-use std::marker::PhantomData;
 
-/// GAP's raw object pointer (a handle to a master pointer: stable even
-/// though GASMAN moves the object's body).
-pub(crate) type RawObj = sys::gaprun_obj;
+/// One root: the object and how many handles share it (0 = free).
+#[derive(Clone, Copy)]
+struct Slot {
+    obj: RawObj,
+    handles: usize,
+}
 
 #[derive(Default)]
 struct RootTable {
-    slots: Vec<RawObj>,
+    slots: Vec<Slot>,
     free: Vec<u32>,
 }
 
@@ -34,29 +39,41 @@ thread_local! {
 fn root(obj: RawObj) -> u32 {
     ROOTS.with(|r| {
         let mut r = r.borrow_mut();
+        let slot = Slot { obj, handles: 1 };
         match r.free.pop() {
-            Some(slot) => {
-                r.slots[slot as usize] = obj;
-                slot
+            Some(i) => {
+                r.slots[i as usize] = slot;
+                i
             }
             None => {
-                r.slots.push(obj);
+                r.slots.push(slot);
                 (r.slots.len() - 1) as u32
             }
         }
     })
 }
 
+/// One more handle shares `slot`.
+fn share(slot: u32) {
+    ROOTS.with(|r| r.borrow_mut().slots[slot as usize].handles += 1);
+}
+
+/// One handle of `slot` is gone; the last one frees the slot.
 fn unroot(slot: u32) {
     // try_with: a handle dropped during thread teardown finds no table.
     let _ = ROOTS.try_with(|r| {
         let mut r = r.borrow_mut();
-        r.slots[slot as usize] = std::ptr::null_mut();
-        r.free.push(slot);
+        let s = &mut r.slots[slot as usize];
+        s.handles -= 1;
+        if s.handles == 0 {
+            s.obj = std::ptr::null_mut();
+            r.free.push(slot);
+        }
     });
 }
 
-/// Number of objects currently rooted by Rust handles.
+/// Number of root slots in use: one per object Rust handles keep alive
+/// (clones of a handle share their original's slot).
 pub fn rooted_count() -> usize {
     ROOTS.with(|r| {
         let r = r.borrow();
@@ -72,11 +89,11 @@ pub(crate) extern "C" fn mark_roots() {
     // corruption later. Abort instead.
     let marked = ROOTS.try_with(|r| match r.try_borrow() {
         Ok(r) => {
-            for &obj in &r.slots {
-                if !obj.is_null() {
+            for slot in &r.slots {
+                if !slot.obj.is_null() {
                     // SAFETY: called from GASMAN's marking phase with a live
                     // object pointer that this table keeps alive.
-                    unsafe { sys::gaprun_mark(obj) };
+                    unsafe { sys::gaprun_mark(slot.obj) };
                 }
             }
             true
@@ -95,18 +112,19 @@ pub(crate) extern "C" fn mark_roots() {
 
 /// A GAP object held by Rust, rooted for the collector while it lives.
 ///
-/// `!Send` and `!Sync` (GAP is single-threaded), borrowed from [`Gap`].
+/// `!Send` and `!Sync` (GAP is single-threaded); it carries its [`Gap`]
+/// token. Cloning is cheap: clones share one root.
 pub struct GapObj<'gap> {
     slot: u32,
     raw: RawObj,
-    gap: PhantomData<&'gap Gap>,
+    gap: Gap<'gap>,
 }
 
 impl<'gap> GapObj<'gap> {
     /// Root a raw object. `raw` must be a live GAP object (or a small
     /// integer / FFE immediate) obtained from GAP in this same call, before
     /// any further allocation.
-    pub(crate) fn from_raw(_gap: &'gap Gap, raw: RawObj) -> Result<GapObj<'gap>> {
+    pub(crate) fn from_raw(gap: Gap<'gap>, raw: RawObj) -> Result<GapObj<'gap>> {
         if raw.is_null() {
             return Err(Error::conversion(
                 "no value",
@@ -117,16 +135,13 @@ impl<'gap> GapObj<'gap> {
         Ok(GapObj {
             slot: root(raw),
             raw,
-            gap: PhantomData,
+            gap,
         })
     }
 
-    /// The runtime this handle belongs to (it exists: the handle proves it).
-    pub fn gap(&self) -> &'gap Gap {
-        // A zero-sized value: leaking its box allocates nothing, and a
-        // `&'gap Gap` is sound because GAP is never finalised and the
-        // handle (`!Send`) keeps us on GAP's thread.
-        Box::leak(Box::new(Gap::token()))
+    /// The token of the GAP this handle belongs to.
+    pub fn gap(&self) -> Gap<'gap> {
+        self.gap
     }
 
     /// The raw pointer, for passing into the shim. It stays valid while
@@ -134,15 +149,23 @@ impl<'gap> GapObj<'gap> {
     pub(crate) fn raw(&self) -> RawObj {
         self.raw
     }
+
+    /// Another handle to the same object under `gap`'s lifetime (sharing
+    /// this handle's root). There is one GAP per process, so every token
+    /// stands for the same one.
+    pub(crate) fn with_token<'b>(&self, gap: Gap<'b>) -> GapObj<'b> {
+        share(self.slot);
+        GapObj {
+            slot: self.slot,
+            raw: self.raw,
+            gap,
+        }
+    }
 }
 
 impl Clone for GapObj<'_> {
     fn clone(&self) -> Self {
-        GapObj {
-            slot: root(self.raw),
-            raw: self.raw,
-            gap: PhantomData,
-        }
+        self.with_token(self.gap)
     }
 }
 
@@ -154,7 +177,7 @@ impl Drop for GapObj<'_> {
 
 impl fmt::Debug for GapObj<'_> {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        match crate::runtime::view_string_of(self.raw, false) {
+        match view_string_of(self.raw, false) {
             Ok(s) => write!(f, "GapObj({s})"),
             Err(_) => write!(f, "GapObj(<unviewable>)"),
         }
@@ -163,10 +186,95 @@ impl fmt::Debug for GapObj<'_> {
 
 impl fmt::Display for GapObj<'_> {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        match crate::runtime::view_string_of(self.raw, false) {
+        match view_string_of(self.raw, false) {
             Ok(s) => f.write_str(&s),
             Err(_) => f.write_str("<unviewable GAP object>"),
         }
+    }
+}
+
+/// Call `func` with arguments whose handles the caller keeps alive (so
+/// they stay rooted for the whole call); `None` when it returned nothing.
+pub(crate) fn call_rooted<'gap>(
+    gap: Gap<'gap>,
+    func: &GapObj<'_>,
+    rooted_args: &[RawObj],
+) -> Result<Option<GapObj<'gap>>> {
+    let mut out: RawObj = std::ptr::null_mut();
+    // SAFETY: `func` and every argument are rooted by handles the caller
+    // holds; the shim catches GAP errors (also "not a function").
+    check(unsafe {
+        sys::gaprun_call(
+            func.raw(),
+            rooted_args.len(),
+            rooted_args.as_ptr(),
+            &mut out,
+        )
+    })?;
+    if out.is_null() {
+        Ok(None)
+    } else {
+        GapObj::from_raw(gap, out).map(Some)
+    }
+}
+
+/// The calls that make handles: globals, strings, function calls. The
+/// typed layers ([`crate::convert`], [`crate::ops`]) build on these.
+impl<'gap> Gap<'gap> {
+    /// Value of a global variable (`None` when unbound).
+    pub fn global(self, name: &str) -> Result<Option<GapObj<'gap>>> {
+        let cname = cstring(name)?;
+        let mut out: RawObj = std::ptr::null_mut();
+        // SAFETY: valid C string; the shim catches errors.
+        check(unsafe { sys::gaprun_global_get(cname.as_ptr(), &mut out) })?;
+        if out.is_null() {
+            Ok(None)
+        } else {
+            GapObj::from_raw(self, out).map(Some)
+        }
+    }
+
+    /// Assign a global variable.
+    pub fn set_global(self, name: &str, value: &GapObj<'_>) -> Result<()> {
+        let cname = cstring(name)?;
+        // SAFETY: `value` is rooted; the shim catches errors (read-only).
+        check(unsafe { sys::gaprun_global_set(cname.as_ptr(), value.raw()) })
+    }
+
+    /// Call a GAP function; `None` when it returned nothing.
+    pub fn call(self, func: &GapObj<'_>, args: &[&GapObj<'_>]) -> Result<Option<GapObj<'gap>>> {
+        let raw_args: Vec<RawObj> = args.iter().map(|a| a.raw()).collect();
+        call_rooted(self, func, &raw_args)
+    }
+
+    /// Call the global function `name`, which must return a value (for
+    /// the library's own calls: the name is a GAP library function).
+    pub(crate) fn call_global(self, name: &str, args: &[&GapObj<'_>]) -> Result<GapObj<'gap>> {
+        let func = self
+            .global(name)?
+            .ok_or_else(|| Error::InvalidArgument(format!("`{name}` is not bound in GAP")))?;
+        self.call(&func, args)?.ok_or_else(|| {
+            Error::conversion("no value", "GapObj", format!("`{name}` returned no value"))
+        })
+    }
+
+    /// A GAP string with these bytes.
+    pub fn string(self, s: &str) -> Result<GapObj<'gap>> {
+        let mut out: RawObj = std::ptr::null_mut();
+        // SAFETY: `s` is a live `&str`, so (ptr, len) is a valid byte range;
+        // GAP copies it into a new string object before returning.
+        check(unsafe { sys::gaprun_make_string(s.as_ptr() as *const _, s.len(), &mut out) })?;
+        GapObj::from_raw(self, out)
+    }
+
+    /// GAP's view string (`ViewObj`) of an object.
+    pub fn view(self, obj: &GapObj<'_>) -> Result<String> {
+        view_string_of(obj.raw(), false)
+    }
+
+    /// GAP's print string (`PrintObj`) of an object.
+    pub fn print_string(self, obj: &GapObj<'_>) -> Result<String> {
+        view_string_of(obj.raw(), true)
     }
 }
 

@@ -22,22 +22,23 @@
 
 use crate::convert::{FromGap, IntoGap};
 use crate::error::{Error, Result};
-use crate::obj::{GapObj, RawObj};
-use crate::runtime::{check, Gap};
+use crate::obj::{call_rooted, GapObj};
+use crate::raw::{check, RawObj};
 use crate::sys;
+use crate::token::Gap;
 
 /// Arguments of a GAP call: tuples of [`IntoGap`] values (up to 8),
 /// slices and vectors of handles.
 pub trait IntoGapArgs {
     /// Convert every argument (each rooted while the call runs).
-    fn into_gap_args<'gap>(self, gap: &'gap Gap) -> Result<Vec<GapObj<'gap>>>;
+    fn into_gap_args<'gap>(self, gap: Gap<'gap>) -> Result<Vec<GapObj<'gap>>>;
 }
 
 macro_rules! tuple_args {
     ($($name:ident),*) => {
         impl<$($name: IntoGap),*> IntoGapArgs for ($($name,)*) {
             #[allow(non_snake_case, unused_variables)]
-            fn into_gap_args<'gap>(self, gap: &'gap Gap) -> Result<Vec<GapObj<'gap>>> {
+            fn into_gap_args<'gap>(self, gap: Gap<'gap>) -> Result<Vec<GapObj<'gap>>> {
                 let ($($name,)*) = self;
                 Ok(vec![$($name.to_gap(gap)?),*])
             }
@@ -56,21 +57,21 @@ tuple_args!(A, B, C, D, E, F, G);
 tuple_args!(A, B, C, D, E, F, G, H);
 
 impl IntoGapArgs for &[GapObj<'_>] {
-    fn into_gap_args<'gap>(self, gap: &'gap Gap) -> Result<Vec<GapObj<'gap>>> {
+    fn into_gap_args<'gap>(self, gap: Gap<'gap>) -> Result<Vec<GapObj<'gap>>> {
         self.iter().map(|a| a.to_gap(gap)).collect()
     }
 }
 
 impl IntoGapArgs for Vec<GapObj<'_>> {
-    fn into_gap_args<'gap>(self, gap: &'gap Gap) -> Result<Vec<GapObj<'gap>>> {
+    fn into_gap_args<'gap>(self, gap: Gap<'gap>) -> Result<Vec<GapObj<'gap>>> {
         self.as_slice().into_gap_args(gap)
     }
 }
 
-impl Gap {
+impl<'gap> Gap<'gap> {
     /// A global GAP function by name (an error when it is unbound or not a
     /// function). Keep the handle to avoid looking it up on every call.
-    pub fn function(&self, name: &str) -> Result<GapObj<'_>> {
+    pub fn function(self, name: &str) -> Result<GapObj<'gap>> {
         let f = self
             .global(name)?
             .ok_or_else(|| Error::InvalidArgument(format!("`{name}` is not bound in GAP")))?;
@@ -84,11 +85,7 @@ impl Gap {
 
     /// Call the global GAP function `name` with converted arguments and
     /// convert its result: `let n: i64 = gap.call_fn("Factorial", (10,))?`.
-    pub fn call_fn<'gap, R: FromGap<'gap>>(
-        &'gap self,
-        name: &str,
-        args: impl IntoGapArgs,
-    ) -> Result<R> {
+    pub fn call_fn<R: FromGap<'gap>>(self, name: &str, args: impl IntoGapArgs) -> Result<R> {
         self.function(name)?.call(args)
     }
 }
@@ -102,7 +99,7 @@ impl<'gap> GapObj<'gap> {
         let args = args.into_gap_args(gap)?;
         // the arguments stay rooted by `args` for the whole call
         let raw: Vec<RawObj> = args.iter().map(|a| a.raw()).collect();
-        match crate::runtime::call_rooted(gap, self, &raw)? {
+        match call_rooted(gap, self, &raw)? {
             Some(v) => R::from_gap(&v),
             None => R::from_no_value(),
         }

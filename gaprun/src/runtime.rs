@@ -7,12 +7,14 @@
 //! handle, anything else is an error. [`Gap`] is `!Send`/`!Sync`, so handles
 //! (and the [`GapObj`]s borrowed from them) never leave that thread.
 
+use crate::convert::FromGap;
 use crate::error::{Error, GapError, Result};
-use crate::obj::{self, GapObj, RawObj};
+use crate::obj::{self, GapObj};
+use crate::raw::{check, cstring, list_elm, string_bytes, RawObj};
 use crate::size::gap_flag_value;
 use crate::sys;
+pub use crate::token::Gap;
 use std::ffi::{CString, OsStr};
-use std::marker::PhantomData;
 use std::os::unix::ffi::OsStrExt;
 use std::path::{Path, PathBuf};
 use std::sync::Mutex;
@@ -221,13 +223,6 @@ struct InitRecord {
 
 static INIT: Mutex<Option<InitRecord>> = Mutex::new(None);
 
-/// Proof that GAP is initialised and that this thread may use it.
-///
-/// Zero-sized; `!Send` and `!Sync` through the raw-pointer marker.
-pub struct Gap {
-    _not_send: PhantomData<*mut ()>,
-}
-
 /// The result of one statement evaluated by [`Gap::eval`].
 #[derive(Debug)]
 pub struct Statement<'gap> {
@@ -339,108 +334,6 @@ pub struct PoolStats {
     pub hugepages: u64,
 }
 
-/// Take the text GAP printed on its error stream.
-pub(crate) fn take_error() -> GapError {
-    let mut len = 0usize;
-    // SAFETY: the shim returns a pointer into a live GAP string of `len`
-    // bytes; it is copied before any further call into GAP.
-    let text = unsafe {
-        let ptr = sys::gaprun_error_text(&mut len);
-        let bytes = std::slice::from_raw_parts(ptr as *const u8, len);
-        String::from_utf8_lossy(bytes).into_owned()
-    };
-    // SAFETY: plain shim call, no GAP error possible.
-    unsafe { sys::gaprun_error_clear() };
-    GapError::from_gap_text(&text)
-}
-
-/// Turn a shim status into a `Result`.
-pub(crate) fn check(status: i32) -> Result<()> {
-    match status as u32 {
-        sys::GAPRUN_OK => Ok(()),
-        sys::GAPRUN_ERROR => Err(Error::Gap(take_error())),
-        sys::GAPRUN_INTERRUPTED | sys::GAPRUN_MEMORY_LIMIT | sys::GAPRUN_QUIT => {
-            // GAP's message ("user interrupt", ...) is not needed: the
-            // status says what happened.
-            // SAFETY: plain shim call, no GAP error possible.
-            unsafe { sys::gaprun_error_clear() };
-            Err(match status as u32 {
-                sys::GAPRUN_INTERRUPTED => Error::Interrupted,
-                sys::GAPRUN_MEMORY_LIMIT => Error::MemoryLimit,
-                _ => Error::Quit {
-                    // SAFETY: reads a plain int the shim keeps.
-                    code: unsafe { sys::gaprun_quit_code() },
-                },
-            })
-        }
-        _ => Err(Error::InvalidArgument(
-            "GAP is not initialised or the argument was not acceptable".into(),
-        )),
-    }
-}
-
-fn cstring(s: &str) -> Result<CString> {
-    CString::new(s).map_err(|_| Error::InvalidArgument(format!("{s:?} contains a NUL byte")))
-}
-
-/// Bytes of a GAP string object (copied).
-pub(crate) fn string_bytes(raw: RawObj) -> Option<Vec<u8>> {
-    let mut ptr: *const std::os::raw::c_char = std::ptr::null();
-    let mut len = 0usize;
-    // SAFETY: `raw` is a live object; the shim checks it is a string and
-    // returns its byte range, copied at once.
-    let status = unsafe { sys::gaprun_string_bytes(raw, &mut ptr, &mut len) };
-    if status != sys::GAPRUN_OK as i32 || ptr.is_null() {
-        return None;
-    }
-    // SAFETY: on GAPRUN_OK the shim returned a non-null pointer to `len`
-    // bytes inside a live GAP string; they are copied before any call into
-    // GAP could move or free the object.
-    Some(unsafe { std::slice::from_raw_parts(ptr as *const u8, len) }.to_vec())
-}
-
-/// GAP's view (or print) string of an object, without GAP's line breaks.
-pub(crate) fn view_string_of(raw: RawObj, print: bool) -> Result<String> {
-    let mut out: RawObj = std::ptr::null_mut();
-    // SAFETY: `raw` is rooted by its handle; the result is used before the
-    // next allocation.
-    check(unsafe { sys::gaprun_view_string_flat(raw, print as i32, &mut out) })?;
-    let bytes = string_bytes(out).unwrap_or_default();
-    Ok(String::from_utf8_lossy(&bytes).into_owned())
-}
-
-/// Call `func` with arguments whose handles the caller keeps alive (so
-/// they stay rooted for the whole call); `None` when it returned nothing.
-pub(crate) fn call_rooted<'gap>(
-    gap: &'gap Gap,
-    func: &GapObj<'_>,
-    rooted_args: &[RawObj],
-) -> Result<Option<GapObj<'gap>>> {
-    let mut out: RawObj = std::ptr::null_mut();
-    // SAFETY: `func` and every argument are rooted by handles the caller
-    // holds; the shim catches GAP errors (also "not a function").
-    check(unsafe {
-        sys::gaprun_call(
-            func.raw(),
-            rooted_args.len(),
-            rooted_args.as_ptr(),
-            &mut out,
-        )
-    })?;
-    if out.is_null() {
-        Ok(None)
-    } else {
-        GapObj::from_raw(gap, out).map(Some)
-    }
-}
-
-fn list_elm(list: RawObj, pos: usize) -> Result<RawObj> {
-    let mut out: RawObj = std::ptr::null_mut();
-    // SAFETY: `list` is rooted by the caller.
-    check(unsafe { sys::gaprun_list_elm(list, pos, &mut out) })?;
-    Ok(out)
-}
-
 /// Compiled GAP packages (`io`, …) resolve GAP's kernel symbols from the
 /// process; without them they fail to load and GAP's library is left half
 /// loaded. Checked before GAP starts, so the error names the fix.
@@ -460,18 +353,12 @@ fn check_kernel_symbols_visible() -> Result<()> {
     ))
 }
 
-impl Gap {
-    /// A handle for code that already holds proof of an initialised GAP on
-    /// this thread (a rooted [`GapObj`]).
-    pub(crate) fn token() -> Gap {
-        Gap {
-            _not_send: PhantomData,
-        }
-    }
-
+/// Starting GAP: the token it hands out lives as long as the thread (see
+/// [`Gap`] for why `'static` is sound).
+impl Gap<'static> {
     /// Initialise GAP with `options`, or get a handle to the GAP this
     /// thread already initialised with the same options.
-    pub fn init(options: GapOptions) -> Result<Gap> {
+    pub fn init(options: GapOptions) -> Result<Gap<'static>> {
         let mut init = INIT.lock().unwrap_or_else(|p| p.into_inner());
         if let Some(rec) = init.as_ref() {
             if let Some(failure) = &rec.failure {
@@ -489,9 +376,7 @@ impl Gap {
                     options.argv()
                 )));
             }
-            return Ok(Gap {
-                _not_send: PhantomData,
-            });
+            return Ok(Gap::assume_initialised_here());
         }
         options.validate()?;
         check_kernel_symbols_visible()?;
@@ -514,9 +399,7 @@ impl Gap {
                 Some(obj::mark_roots),
             )
         };
-        let gap = Gap {
-            _not_send: PhantomData,
-        };
+        let gap = Gap::assume_initialised_here();
         let outcome = check(status)
             .map_err(|e| Error::Setup(format!("GAP start-up code failed: {e}")))
             .and_then(|()| gap.verify_started(options.autoload))
@@ -539,6 +422,16 @@ impl Gap {
         outcome.map(|()| gap)
     }
 
+    /// The options GAP was initialised with in this process, if it was.
+    pub fn initialized_options() -> Option<GapOptions> {
+        INIT.lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .as_ref()
+            .map(|r| r.options.clone())
+    }
+}
+
+impl<'gap> Gap<'gap> {
     /// After `GAP_Initialize`: GAP prints an error in its start-up (a
     /// library file, a package whose kernel module cannot load) and goes on
     /// with a half-loaded library. So check that every package the library
@@ -546,7 +439,7 @@ impl Gap {
     /// loaded, and that the library works (a constructor and `Size` have
     /// methods). The first check names the culprit; the second catches what
     /// it cannot (its own code may be what failed to load).
-    fn verify_started(&self, autoload: bool) -> Result<()> {
+    fn verify_started(self, autoload: bool) -> Result<()> {
         let default_packages = if autoload {
             "Filtered(UserPreference(\"PackagesToLoad\"), n -> TestPackageAvailability(n) <> fail)"
         } else {
@@ -582,22 +475,14 @@ impl Gap {
         }
     }
 
-    /// The options GAP was initialised with in this process, if it was.
-    pub fn initialized_options() -> Option<GapOptions> {
-        INIT.lock()
-            .unwrap_or_else(|p| p.into_inner())
-            .as_ref()
-            .map(|r| r.options.clone())
-    }
-
     /// Evaluate GAP statements; one [`Statement`] per statement read.
     /// A GAP error in one statement is reported in its `error` and does
     /// not stop the following ones (as in GAP's REPL).
-    pub fn eval(&self, code: &str) -> Result<Vec<Statement<'_>>> {
+    pub fn eval(self, code: &str) -> Result<Vec<Statement<'gap>>> {
         self.eval_inner(code, true)
     }
 
-    fn eval_inner(&self, code: &str, want_view: bool) -> Result<Vec<Statement<'_>>> {
+    fn eval_inner(self, code: &str, want_view: bool) -> Result<Vec<Statement<'gap>>> {
         let mut out: RawObj = std::ptr::null_mut();
         // SAFETY: code is a valid byte range; the shim catches GAP errors.
         check(unsafe {
@@ -696,7 +581,7 @@ impl Gap {
     /// GAP error becomes `Err`.
     ///
     /// A lone expression needs no final `;`: `gap.eval_value("2^10")`.
-    pub fn eval_value(&self, code: &str) -> Result<GapObj<'_>> {
+    pub fn eval_value(self, code: &str) -> Result<GapObj<'gap>> {
         let trimmed = code.trim_end();
         let owned;
         let code = if trimmed.ends_with(';') || trimmed.is_empty() {
@@ -722,34 +607,13 @@ impl Gap {
         })
     }
 
-    /// Value of a global variable (`None` when unbound).
-    pub fn global(&self, name: &str) -> Result<Option<GapObj<'_>>> {
-        let cname = cstring(name)?;
-        let mut out: RawObj = std::ptr::null_mut();
-        // SAFETY: valid C string; the shim catches errors.
-        check(unsafe { sys::gaprun_global_get(cname.as_ptr(), &mut out) })?;
-        if out.is_null() {
-            Ok(None)
-        } else {
-            GapObj::from_raw(self, out).map(Some)
-        }
-    }
-
-    /// Assign a global variable.
-    pub fn set_global(&self, name: &str, value: &GapObj<'_>) -> Result<()> {
-        let cname = cstring(name)?;
-        // SAFETY: `value` is rooted; the shim catches errors (read-only).
-        check(unsafe { sys::gaprun_global_set(cname.as_ptr(), value.raw()) })
-    }
-
-    /// Call a GAP function; `None` when it returned nothing.
-    pub fn call(&self, func: &GapObj<'_>, args: &[&GapObj<'_>]) -> Result<Option<GapObj<'_>>> {
-        let raw_args: Vec<RawObj> = args.iter().map(|a| a.raw()).collect();
-        call_rooted(self, func, &raw_args)
+    /// Evaluate GAP code and convert the value of its last statement.
+    pub fn eval_as<T: FromGap<'gap>>(self, code: &str) -> Result<T> {
+        self.eval_value(code)?.extract()
     }
 
     /// `LoadPackage(name)`: true when the package is (now) loaded.
-    pub fn load_package(&self, name: &str) -> Result<bool> {
+    pub fn load_package(self, name: &str) -> Result<bool> {
         let func = self
             .global("LoadPackage")?
             .ok_or_else(|| Error::Setup("LoadPackage is not defined".into()))?;
@@ -759,27 +623,8 @@ impl Gap {
         Ok(result.is_some_and(|r| r.raw() == unsafe { sys::GAP_True } as RawObj))
     }
 
-    /// A GAP string with these bytes.
-    pub fn string(&self, s: &str) -> Result<GapObj<'_>> {
-        let mut out: RawObj = std::ptr::null_mut();
-        // SAFETY: `s` is a live `&str`, so (ptr, len) is a valid byte range;
-        // GAP copies it into a new string object before returning.
-        check(unsafe { sys::gaprun_make_string(s.as_ptr() as *const _, s.len(), &mut out) })?;
-        GapObj::from_raw(self, out)
-    }
-
-    /// GAP's view string (`ViewObj`) of an object.
-    pub fn view(&self, obj: &GapObj<'_>) -> Result<String> {
-        view_string_of(obj.raw(), false)
-    }
-
-    /// GAP's print string (`PrintObj`) of an object.
-    pub fn print_string(&self, obj: &GapObj<'_>) -> Result<String> {
-        view_string_of(obj.raw(), true)
-    }
-
     /// Run a file statement by statement (output straight to stdout).
-    pub fn run_file(&self, path: &Path, mode: LoopMode) -> Result<LoopReport> {
+    pub fn run_file(self, path: &Path, mode: LoopMode) -> Result<LoopReport> {
         let cpath = CString::new(path.as_os_str().as_bytes()).map_err(|_| {
             Error::InvalidArgument(format!("{} contains a NUL byte", path.display()))
         })?;
@@ -794,12 +639,12 @@ impl Gap {
     }
 
     /// Run GAP statements read from standard input (GAP's `*stdin*`).
-    pub fn run_stdin(&self, mode: LoopMode) -> Result<LoopReport> {
+    pub fn run_stdin(self, mode: LoopMode) -> Result<LoopReport> {
         self.run_file(Path::new(OsStr::new("*stdin*")), mode)
     }
 
     /// Run GAP statements from a string, output straight to stdout.
-    pub fn run_string(&self, code: &str, mode: LoopMode) -> Result<LoopReport> {
+    pub fn run_string(self, code: &str, mode: LoopMode) -> Result<LoopReport> {
         self.run_loop(|report| {
             // SAFETY: valid byte range; the shim catches GAP errors.
             unsafe {
@@ -808,7 +653,7 @@ impl Gap {
         })
     }
 
-    fn run_loop(&self, f: impl FnOnce(&mut sys::gaprun_loop_report) -> i32) -> Result<LoopReport> {
+    fn run_loop(self, f: impl FnOnce(&mut sys::gaprun_loop_report) -> i32) -> Result<LoopReport> {
         let mut raw = sys::gaprun_loop_report {
             statements: 0,
             errors: 0,
@@ -835,19 +680,19 @@ impl Gap {
     /// print them on stderr itself (command-line use).
     ///
     /// An error when GAP refuses (someone made `ERROR_OUTPUT` read-only).
-    pub fn set_error_capture(&self, capture: bool) -> Result<()> {
+    pub fn set_error_capture(self, capture: bool) -> Result<()> {
         // SAFETY: assigns a global that the shim keeps rooted, inside the
         // shim's jump point.
         check(unsafe { sys::gaprun_error_capture(capture as i32) })
     }
 
     /// Statistics of GAP's pool mappings seen by the pool hook.
-    pub fn pool_stats(&self) -> PoolStats {
+    pub fn pool_stats(self) -> PoolStats {
         pool_stats()
     }
 
     /// Run GAP's garbage collector (full or partial).
-    pub fn collect(&self, full: bool) -> Result<()> {
+    pub fn collect(self, full: bool) -> Result<()> {
         // SAFETY: plain collection inside the shim's jump point.
         check(unsafe { sys::gaprun_collect(full as i32) })
     }

@@ -1,11 +1,12 @@
 //! Pieces shared by the scripted-session front ends (REPL, transcripts,
 //! session server): where a GAP statement ends, interrupting a running
 //! computation from a signal, running a block exactly as GAP's `Test()`
-//! does, and a JSON form of simple values.
+//! does. (The JSON form of values is [`GapObj::to_exact_json`].)
 
 use crate::error::{Error, Result};
 use crate::obj::GapObj;
-use crate::runtime::{string_bytes, Gap};
+use crate::raw::string_bytes;
+use crate::runtime::Gap;
 
 /// What the scanner saw last that matters for completeness.
 #[derive(Clone, Copy, PartialEq, Eq)]
@@ -179,63 +180,10 @@ BindGlobal("GAPRUN_RECORD_BLOCK", function(inp)
   BreakOnError := boe;
   return res;
 end);
-BindGlobal("GAPRUN_JSON", function(x)
-  local esc, enc, hex;
-  hex := "0123456789abcdef";
-  # Every byte that is not printable ASCII becomes \u00XX: the JSON text
-  # is ASCII, and gaprun maps each such character back to its byte.
-  esc := function(s)
-    local r, c, n;
-    r := "\"";
-    for c in s do
-      n := INT_CHAR(c);
-      if c = '"' then Append(r, "\\\"");
-      elif c = '\\' then Append(r, "\\\\");
-      elif n < 32 or n > 126 then
-        Append(r, "\\u00");
-        Add(r, hex[QuoInt(n, 16) + 1]);
-        Add(r, hex[RemInt(n, 16) + 1]);
-      else Add(r, c);
-      fi;
-    od;
-    Add(r, '"');
-    return r;
-  end;
-  enc := function(x, d)
-    local parts, v, n;
-    if d > 64 then return fail; fi;
-    if IsBool(x) then
-      if x = true then return "true"; elif x = false then return "false";
-      else return "null"; fi;
-    elif IsInt(x) then
-      return String(x);
-    elif IsStringRep(x) or (IsString(x) and not IsEmpty(x)) then
-      return esc(x);
-    elif IsList(x) and IsDenseList(x) and IsFinite(x) then
-      parts := [];
-      for v in x do
-        v := enc(v, d + 1);
-        if v = fail then return fail; fi;
-        Add(parts, v);
-      od;
-      return Concatenation("[", JoinStringsWithSeparator(parts, ","), "]");
-    elif IsRecord(x) then
-      parts := [];
-      for n in RecNames(x) do
-        v := enc(x.(n), d + 1);
-        if v = fail then return fail; fi;
-        Add(parts, Concatenation(esc(n), ":", v));
-      od;
-      return Concatenation("{", JoinStringsWithSeparator(parts, ","), "}");
-    fi;
-    return fail;
-  end;
-  return enc(x, 0);
-end);
 fi;
 "#;
 
-fn helper<'g>(gap: &'g Gap, name: &str) -> Result<GapObj<'g>> {
+fn helper<'g>(gap: Gap<'g>, name: &str) -> Result<GapObj<'g>> {
     if let Some(f) = gap.global(name)? {
         return Ok(f);
     }
@@ -258,61 +206,15 @@ pub fn string_value(obj: &GapObj<'_>) -> Option<String> {
 /// no break loop, no traceback) and return what it printed. Needs GAP's
 /// error messages going to `*errout*` (the command line's setting), which
 /// `READ_STREAM_LOOP` folds into its output.
-pub fn run_block_like_test(gap: &Gap, block: &str) -> Result<String> {
+pub fn run_block_like_test(gap: Gap<'_>, block: &str) -> Result<String> {
     let func = helper(gap, "GAPRUN_RECORD_BLOCK")?;
     let arg = gap.string(block)?;
     let res = gap.call(&func, &[&arg])?;
     Ok(res.as_ref().and_then(string_value).unwrap_or_default())
 }
 
-/// A JSON form of `obj` when it is built from integers (of any size, kept
-/// exact: serde_json's `arbitrary_precision`), strings, booleans, lists and
-/// records; `None` otherwise. A string that is not UTF-8 becomes
-/// `{"base64": …}` ([`crate::json_text`]); a record name that is not UTF-8
-/// is given lossily.
-pub fn json_of(gap: &Gap, obj: &GapObj<'_>) -> Option<serde_json::Value> {
-    // Small integers and booleans directly (the same forms GAPRUN_JSON
-    // gives, without a GAP call and a parse); everything else through GAP.
-    match obj.kind().ok()? {
-        crate::Kind::Int => {
-            if let Ok(n) = obj.extract::<i64>() {
-                return Some(n.into());
-            }
-        }
-        crate::Kind::Bool => return obj.extract::<bool>().ok().map(serde_json::Value::from),
-        crate::Kind::Fail => return Some(serde_json::Value::Null),
-        _ => {}
-    }
-    let func = helper(gap, "GAPRUN_JSON").ok()?;
-    let res = gap.call(&func, &[obj]).ok()??;
-    let text = string_value(&res)?;
-    serde_json::from_str(&text).ok().map(bytes_back)
-}
-
-/// Turn the strings GAPRUN_JSON wrote (one character per byte, all below
-/// U+0100) back into their bytes, then into JSON as json_text says.
-fn bytes_back(v: serde_json::Value) -> serde_json::Value {
-    use serde_json::Value;
-    let bytes = |s: &str| -> Vec<u8> { s.chars().map(|c| c as u32 as u8).collect() };
-    match v {
-        Value::String(s) => crate::json_text::string_value(&bytes(&s)),
-        Value::Array(a) => Value::Array(a.into_iter().map(bytes_back).collect()),
-        Value::Object(m) => Value::Object(
-            m.into_iter()
-                .map(|(k, v)| {
-                    (
-                        String::from_utf8_lossy(&bytes(&k)).into_owned(),
-                        bytes_back(v),
-                    )
-                })
-                .collect(),
-        ),
-        other => other,
-    }
-}
-
 /// Names of GAP's global variables (for tab completion).
-pub fn global_names(gap: &Gap) -> Vec<String> {
+pub fn global_names(gap: Gap<'_>) -> Vec<String> {
     let names = gap
         .eval_value("JoinStringsWithSeparator(NamesGVars(), \"\\n\");")
         .ok()

@@ -178,7 +178,7 @@ impl GapBuilder {
 
     /// Start GAP (see [`GapBuilder::prepare`]), or get another handle to
     /// the GAP this thread started with the same builder.
-    pub fn start(self) -> Result<Gap> {
+    pub fn start(self) -> Result<Gap<'static>> {
         let mut started = STARTED.lock().unwrap_or_else(|p| p.into_inner());
         if let Some((builder, options)) = started.as_ref() {
             if *builder == self {
@@ -199,7 +199,7 @@ impl GapBuilder {
     }
 }
 
-impl Gap {
+impl Gap<'static> {
     /// A builder for the fast start: pool policy and workspace cache on,
     /// GAP's default options otherwise.
     pub fn builder() -> GapBuilder {

@@ -280,6 +280,91 @@ fn json_and_serde() {
     });
 }
 
+/// The exact form (serve's `json`) and the portable form (`to_json`), one
+/// walk with two policies: what each gives for the values where they differ,
+/// and what both refuse.
+#[test]
+fn json_forms_table() {
+    use serde_json::json;
+    // (GAP expression, exact form, portable form); None: no form
+    let nested_100 = format!("{}1{}", "[".repeat(100), "]".repeat(100));
+    let nested_100_json: serde_json::Value =
+        serde_json::from_str(&format!("{}1{}", "[".repeat(100), "]".repeat(100))).unwrap();
+    let cases: Vec<(String, Option<serde_json::Value>, Option<serde_json::Value>)> = [
+        ("5", Some(json!(5)), Some(json!(5))),
+        ("-2^63", Some(json!(i64::MIN)), Some(json!(i64::MIN))),
+        ("2^64-1", Some(json!(u64::MAX)), Some(json!(u64::MAX))),
+        (
+            "2^70",
+            Some(serde_json::from_str("1180591620717411303424").unwrap()),
+            None,
+        ),
+        (
+            "-2^100",
+            Some(serde_json::from_str("-1267650600228229401496703205376").unwrap()),
+            None,
+        ),
+        ("true", Some(json!(true)), Some(json!(true))),
+        ("fail", Some(json!(null)), Some(json!(null))),
+        ("\"héllo\"", Some(json!("héllo")), Some(json!("héllo"))),
+        ("\"\"", Some(json!("")), Some(json!(""))),
+        ("[]", Some(json!([])), Some(json!([]))),
+        ("['a', 'b']", Some(json!("ab")), Some(json!("ab"))),
+        ("\"a\\377\"", Some(json!({"base64": "Yf8="})), None),
+        ("2.5", None, Some(json!(2.5))),
+        ("[1, 2.5]", None, Some(json!([1, 2.5]))),
+        ("[1,,3]", None, Some(json!([1, null, 3]))),
+        (
+            "[1..4]",
+            Some(json!([1, 2, 3, 4])),
+            Some(json!([1, 2, 3, 4])),
+        ),
+        (
+            "[true, false]",
+            Some(json!([true, false])),
+            Some(json!([true, false])),
+        ),
+        (
+            "rec(a := [1, \"x\"], b := rec())",
+            Some(json!({"a": [1, "x"], "b": {}})),
+            Some(json!({"a": [1, "x"], "b": {}})),
+        ),
+        ("rec(a := 1/2)", None, None),
+        ("1/2", None, None),
+        ("'c'", None, None),
+        ("(1,2)", None, None),
+        ("Z(3)", None, None),
+        ("SymmetricGroup(3)", None, None),
+        ("[SymmetricGroup(3)]", None, None),
+        // serve's former GAP-side encoder stopped at 64 levels (no `json`),
+        // though its protocol promises lists of lists
+        (
+            &nested_100,
+            Some(nested_100_json.clone()),
+            Some(nested_100_json),
+        ),
+    ]
+    .into_iter()
+    .map(|(code, exact, portable)| (code.to_string(), exact, portable))
+    .collect();
+    with_gap(move |gap| {
+        for (code, exact, portable) in &cases {
+            let v = gap.eval_value(code).unwrap();
+            assert_eq!(&v.to_exact_json().ok(), exact, "exact form of {code}");
+            assert_eq!(&v.to_json().ok(), portable, "portable form of {code}");
+            if let Some(j) = exact {
+                // the exact form converts back to an equal object
+                assert!(
+                    gap.value(j).unwrap().equals(&v).unwrap(),
+                    "{code} round trip"
+                );
+            }
+        }
+        let l = gap.eval_value("l := [1];; l[2] := l;; l").unwrap();
+        assert!(l.to_exact_json().is_err());
+    });
+}
+
 #[test]
 fn calls_and_operations() {
     with_gap(|gap| {
@@ -412,6 +497,38 @@ fn interrupt_handle_from_another_thread() {
     });
     sender.join().unwrap();
     assert_eq!(r, (Err("interrupted".to_string()), 2));
+}
+
+#[test]
+fn clones_share_one_root() {
+    with_gap(|gap| {
+        let start = gaprun::obj::rooted_count();
+        let original = gap.eval_value("[1, 2, 3]").unwrap();
+        let clones: Vec<GapObj> = (0..1000).map(|_| original.clone()).collect();
+        assert_eq!(gaprun::obj::rooted_count(), start + 1);
+        drop(original);
+        assert_eq!(gaprun::obj::rooted_count(), start + 1, "the clones keep it");
+        drop(clones);
+        assert_eq!(gaprun::obj::rooted_count(), start);
+    });
+}
+
+#[test]
+fn an_object_held_only_by_a_clone_survives_collection() {
+    with_gap(|gap| {
+        // Built from Rust: nothing in GAP refers to it.
+        let words: Vec<String> = (0..2000).map(|i| format!("word{i}")).collect();
+        let original = gap.value(&words).unwrap();
+        let clone = original.clone();
+        drop(original);
+        gap.eval("GASMAN(\"collect\");").unwrap();
+        // reuse the memory a wrongly freed list would have left
+        for _ in 0..5 {
+            gap.eval_value("List([1..20000], i -> String(i))").unwrap();
+            gap.eval("GASMAN(\"collect\");").unwrap();
+        }
+        assert_eq!(clone.extract::<Vec<String>>().unwrap(), words);
+    });
 }
 
 #[test]

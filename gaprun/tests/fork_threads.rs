@@ -12,7 +12,7 @@ fn main() {
     })
     .expect("GAP starts");
     let pool = ForkPool::new(
-        &gap,
+        gap,
         ForkOptions {
             jobs: 2,
             ..ForkOptions::default()

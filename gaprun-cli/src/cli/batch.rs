@@ -108,7 +108,7 @@ pub fn run(gap_args: &GapArgs, args: &BatchArgs) -> i32 {
         Ok(gap) => gap,
         Err(code) => return code,
     };
-    let pool = ForkPool::new(&gap, args.pool.options());
+    let pool = ForkPool::new(gap, args.pool.options());
     let bar = progress(tasks.len());
     let order = InOrder::new(shard);
     let mut failed = 0usize;

@@ -46,7 +46,7 @@ pub fn run(args: &GapArgs, rec: &RecordArgs) -> i32 {
     let stdout = std::io::stdout();
     let mut out = stdout.lock();
     for block in session::blocks(&source) {
-        let output = match session::run_block_like_test(&gap, &block) {
+        let output = match session::run_block_like_test(gap, &block) {
             Ok(o) => o,
             Err(e) => {
                 eprintln!("gaprun: {e}");

@@ -99,7 +99,7 @@ impl Validator for GapHelper {}
 impl Helper for GapHelper {}
 
 /// Run the interactive session; returns the exit code.
-pub fn run(gap: &Gap, record: Option<&Path>) -> i32 {
+pub fn run(gap: Gap<'_>, record: Option<&Path>) -> i32 {
     if let Err(e) = gaprun::interrupt::install_interrupt_on(libc::SIGINT) {
         eprintln!("gaprun: cannot install the Ctrl-C handler: {e}");
         return EXIT_USAGE;

@@ -39,7 +39,7 @@ pub fn run(gap_args: &GapArgs, args: &RunArgs) -> i32 {
         .collect();
     let options = args.pool.options();
     let timeout = options.timeout;
-    let pool = ForkPool::new(&gap, options);
+    let pool = ForkPool::new(gap, options);
     let bar = progress(tasks.len());
     let order = InOrder::new(shard);
     let mut failed = 0usize;

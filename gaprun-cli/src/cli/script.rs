@@ -16,7 +16,7 @@ use std::path::{Path, PathBuf};
 /// Start GAP for the command line (memory sized by the pool policy for
 /// `planned_workers` forked workers, library restored from the workspace
 /// cache when it can be), or print why not.
-pub fn start_gap(args: &GapArgs, planned_workers: u32) -> Result<Gap, i32> {
+pub fn start_gap(args: &GapArgs, planned_workers: u32) -> Result<Gap<'static>, i32> {
     let options = match args.start_options(planned_workers) {
         Ok((options, _cache)) => options,
         Err(e) => {
@@ -72,7 +72,7 @@ pub fn run(args: &GapArgs, code: Option<&str>, files: &[PathBuf], record: Option
     }
     if files.is_empty() {
         if std::io::stdin().is_terminal() {
-            return super::repl::run(&gap, record);
+            return super::repl::run(gap, record);
         }
         return finish(gap.run_stdin(statements_mode));
     }

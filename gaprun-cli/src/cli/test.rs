@@ -119,7 +119,7 @@ pub fn run(gap_args: &GapArgs, args: &TestArgs) -> i32 {
         .collect();
     let options = args.pool.options();
     let timeout = options.timeout;
-    let pool = ForkPool::new(&gap, options);
+    let pool = ForkPool::new(gap, options);
     let bar = progress(tasks.len());
     let order = InOrder::new(shard);
     let (mut passed, mut failed, mut timed_out) = (0usize, 0usize, 0usize);

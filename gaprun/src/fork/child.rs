@@ -5,7 +5,8 @@ use super::reap::BatchGuard;
 use super::{gap_string_literal, is_identifier, Task, TaskKind};
 use crate::error::Result;
 use crate::obj::GapObj;
-use crate::runtime::{check, string_bytes, take_error, Gap, LoopMode};
+use crate::raw::{check, string_bytes, take_error};
+use crate::runtime::{Gap, LoopMode};
 use crate::sys;
 use nix::sys::signal::{sigaction, SaFlags, SigAction, SigHandler, SigSet, Signal};
 use nix::unistd::{dup2, getppid, setpgid, Pid};
@@ -73,7 +74,7 @@ const CHILD_PANIC: i32 = 101;
 /// The child: redirect, run the task, report, `_exit`. Never returns, never
 /// unwinds into the caller's frames (they belong to the parent's copy).
 pub(super) fn child_main(
-    gap: &Gap,
+    gap: Gap<'_>,
     task: &Task,
     fds: [OwnedFd; 3],
     memory_limit: Option<u64>,
@@ -90,7 +91,7 @@ pub(super) fn child_main(
 }
 
 fn child_run(
-    gap: &Gap,
+    gap: Gap<'_>,
     task: &Task,
     fds: [OwnedFd; 3],
     memory_limit: Option<u64>,
@@ -169,9 +170,8 @@ fn emit_error(text: &str) {
 
 /// Bind the global `name` to `value` converted to a GAP object (no GAP
 /// source is generated, so a string value can never run as code).
-fn bind_var(gap: &Gap, name: &str, value: &serde_json::Value) -> crate::Result<()> {
-    let valid = is_identifier(name)
-        && gap.eval_as::<bool>(&format!("IsValidIdentifier({});", gap_string_literal(name)))?;
+fn bind_var(gap: Gap<'_>, name: &str, value: &serde_json::Value) -> crate::Result<()> {
+    let valid = is_identifier(name) && gap.call_fn::<bool>("IsValidIdentifier", (name,))?;
     if !valid {
         return Err(crate::Error::InvalidArgument(format!(
             "`{name}` is not a GAP variable name"
@@ -181,7 +181,7 @@ fn bind_var(gap: &Gap, name: &str, value: &serde_json::Value) -> crate::Result<(
     gap.set_global(name, &obj)
 }
 
-fn run_task(gap: &Gap, task: &Task) -> ChildReport {
+fn run_task(gap: Gap<'_>, task: &Task) -> ChildReport {
     let mut report = ChildReport::default();
     for (name, value) in &task.vars {
         if let Err(e) = bind_var(gap, name, value) {
@@ -240,7 +240,7 @@ fn run_task(gap: &Gap, task: &Task) -> ChildReport {
 /// stderr after each statement; `report` gets the view of the last
 /// statement's value (none after a statement that failed, had no value or
 /// ended in `;;`), the first error and a quit's exit code.
-fn run_statements(gap: &Gap, code: &str, report: &mut ChildReport) {
+fn run_statements(gap: Gap<'_>, code: &str, report: &mut ChildReport) {
     // SAFETY: a valid byte range; the shim catches GAP errors.
     let opened =
         check(unsafe { sys::gaprun_fork_steps_open(code.as_ptr() as *const _, code.len()) });
@@ -297,7 +297,7 @@ fn run_statements(gap: &Gap, code: &str, report: &mut ChildReport) {
 }
 
 /// GAP's view of a value on one line, as bytes.
-fn view_bytes(gap: &Gap, raw: sys::gaprun_obj) -> Result<Vec<u8>> {
+fn view_bytes(gap: Gap<'_>, raw: sys::gaprun_obj) -> Result<Vec<u8>> {
     // Rooted before anything else can allocate.
     let value = GapObj::from_raw(gap, raw)?;
     let mut out: sys::gaprun_obj = std::ptr::null_mut();

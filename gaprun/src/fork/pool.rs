@@ -140,14 +140,14 @@ fn resident_bytes(pid: Option<Pid>) -> Option<u64> {
 
 /// Runs tasks in children forked from an initialised GAP.
 pub struct ForkPool<'gap> {
-    gap: &'gap Gap,
+    gap: Gap<'gap>,
     options: ForkOptions,
 }
 
 impl<'gap> ForkPool<'gap> {
-    /// A pool over this (initialised) GAP. Holding `&Gap` proves the caller
+    /// A pool over this (initialised) GAP. Holding a `Gap` proves the caller
     /// is on GAP's thread.
-    pub fn new(gap: &'gap Gap, mut options: ForkOptions) -> ForkPool<'gap> {
+    pub fn new(gap: Gap<'gap>, mut options: ForkOptions) -> ForkPool<'gap> {
         options.jobs = options.jobs.max(1);
         ForkPool { gap, options }
     }
@@ -244,7 +244,7 @@ impl<'gap> ForkPool<'gap> {
         let timeout = task.timeout.or(self.options.timeout);
         let parent_rss = resident_bytes(None).unwrap_or(0);
         let parent = Pid::this();
-        // SAFETY: this is GAP's thread (we hold `&Gap`) and the only thread
+        // SAFETY: this is GAP's thread (we hold a `Gap`) and the only thread
         // of the process (checked just above), so the child's copy of every
         // lock is consistent. The child never returns from `child_main`.
         match unsafe { fork() } {

@@ -9,7 +9,7 @@ use gaprun::{Gap, GapOptions};
 use std::sync::mpsc::{channel, Sender};
 use std::sync::{Mutex, OnceLock};
 
-type Job = Box<dyn FnOnce(&Gap) + Send>;
+type Job = Box<dyn FnOnce(Gap<'_>) + Send>;
 
 fn gap_thread() -> &'static Mutex<Sender<Job>> {
     static SENDER: OnceLock<Mutex<Sender<Job>>> = OnceLock::new();
@@ -21,7 +21,7 @@ fn gap_thread() -> &'static Mutex<Sender<Job>> {
             .spawn(move || {
                 let gap = Gap::init(test_options()).expect("GAP starts");
                 for job in rx {
-                    job(&gap);
+                    job(gap);
                 }
             })
             .expect("spawn GAP thread");
@@ -38,7 +38,7 @@ pub fn test_options() -> GapOptions {
 }
 
 /// Run `f` on the GAP thread and return its result (panics propagate).
-pub fn with_gap<R: Send + 'static>(f: impl FnOnce(&Gap) -> R + Send + 'static) -> R {
+pub fn with_gap<R: Send + 'static>(f: impl FnOnce(Gap<'_>) -> R + Send + 'static) -> R {
     let (tx, rx) = channel();
     let job: Job = Box::new(move |gap| {
         let r = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| f(gap)));

@@ -22,7 +22,7 @@ pub(super) fn session_child_start(options: gaprun::GapOptions, sock: &Path) -> i
     let mut id = 0u64;
     let mut watch = ServerWatch::new(None);
     loop {
-        match session_loop(&gap, sock, id, &mut watch) {
+        match session_loop(gap, sock, id, &mut watch) {
             Ok(Some((new_id, w))) => (id, watch) = (new_id, w), // we are a fresh fork
             Ok(None) => return EXIT_OK,
             Err(e) => {
@@ -58,7 +58,7 @@ pub(super) fn detach_stdio() {
 /// Serve requests as session `id` until the server goes away (`None`) or
 /// this process is the new session of a fork (`Some(new id)`).
 pub(super) fn session_loop(
-    gap: &Gap,
+    gap: Gap<'_>,
     sock: &Path,
     id: u64,
     watch: &mut ServerWatch,
@@ -339,7 +339,7 @@ fn bad_request(out: &mut Vec<u8>, rid: &Value, msg: &str) {
 /// `out`. `Some(exit status)` when GAP quit (`QUIT_GAP(n)`, `QuitGap(n)`,
 /// `QUIT;`, `quit;`): the answer says `session_dead`, the session must end.
 pub(super) fn eval_request(
-    gap: &Gap,
+    gap: Gap<'_>,
     req: &Value,
     rid: &Value,
     id: u64,
@@ -416,7 +416,7 @@ pub(super) fn eval_request(
             .value
             .as_ref()
             .filter(|_| !st.suppressed)
-            .and_then(|v| session::json_of(gap, v));
+            .and_then(|v| v.to_exact_json().ok());
         if st.interrupted {
             answer.interrupted = true;
         }

@@ -21,7 +21,6 @@ use super::{GapArgs, EXIT_OK, EXIT_USAGE};
 use child::*;
 use clap::Args;
 use direct::*;
-use gaprun::session;
 use gaprun::Gap;
 use request::*;
 use serde_json::{json, Value};
