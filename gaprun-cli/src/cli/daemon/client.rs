@@ -73,7 +73,9 @@ pub fn try_delegate(cli: &Cli, argv: &[OsString]) -> Option<i32> {
         match cli.gap.resolve(planned) {
             Ok((want, _, _)) if key::same_start(&key.options, &want) => {}
             _ => {
-                debug(&format!("the pool policy sizes GAP differently for {planned} workers"));
+                debug(&format!(
+                    "the pool policy sizes GAP differently for {planned} workers"
+                ));
                 return None;
             }
         }
@@ -197,7 +199,12 @@ fn umask() -> u32 {
 /// `kill`, a closed terminal).
 fn forwarded() -> SigSet {
     let mut set = SigSet::empty();
-    for s in [Signal::SIGINT, Signal::SIGTERM, Signal::SIGHUP, Signal::SIGQUIT] {
+    for s in [
+        Signal::SIGINT,
+        Signal::SIGTERM,
+        Signal::SIGHUP,
+        Signal::SIGQUIT,
+    ] {
         set.add(s);
     }
     set

@@ -42,7 +42,10 @@ pub fn judge(facts: Facts, user: u32) -> Result<(), String> {
         return Err("is not a folder (or is a symbolic link)".into());
     }
     if facts.uid != user {
-        return Err(format!("is owned by uid {}, not by you ({user})", facts.uid));
+        return Err(format!(
+            "is owned by uid {}, not by you ({user})",
+            facts.uid
+        ));
     }
     if facts.mode & 0o077 != 0 {
         return Err(format!(

@@ -184,7 +184,8 @@ pub fn describe(o: &GapOptions, workspace_cache: bool) -> String {
     if !o.autoload {
         parts.push("-A".into());
     }
-    let flag = |f: &str, v: Option<u64>| v.map(|b| format!("{f} {}", gaprun::size::format_bytes(b)));
+    let flag =
+        |f: &str, v: Option<u64>| v.map(|b| format!("{f} {}", gaprun::size::format_bytes(b)));
     parts.extend(
         [
             flag("-s", o.pool_size),
@@ -256,18 +257,30 @@ mod tests {
         assert_eq!(base.len(), 32);
         assert_eq!(base, digest(&inputs()));
         let changes: Vec<(&str, Box<dyn Fn(&mut Inputs)>)> = vec![
-            ("binary touched", Box::new(|i| i.exe.as_mut().unwrap().mtime_ns += 1)),
-            ("binary replaced", Box::new(|i| i.exe.as_mut().unwrap().ino += 1)),
+            (
+                "binary touched",
+                Box::new(|i| i.exe.as_mut().unwrap().mtime_ns += 1),
+            ),
+            (
+                "binary replaced",
+                Box::new(|i| i.exe.as_mut().unwrap().ino += 1),
+            ),
             ("binary gone", Box::new(|i| i.exe = None)),
             ("other user", Box::new(|i| i.uid += 1)),
-            ("package", Box::new(|i| i.options.packages.push("io".into()))),
+            (
+                "package",
+                Box::new(|i| i.options.packages.push("io".into())),
+            ),
             ("autoload", Box::new(|i| i.options.autoload = false)),
             ("pool", Box::new(|i| i.options.pool_size = Some(1 << 30))),
             ("roots", Box::new(|i| i.options.roots.push("/r".into()))),
             ("cache", Box::new(|i| i.cache = Some("/c".into()))),
             ("cgroup", Box::new(|i| i.cgroup = "0::/job\n".into())),
             ("package upgraded", Box::new(|i| i.roots[0].mtime_ns += 1)),
-            ("package added", Box::new(|i| i.roots.push(i.roots[0].clone()))),
+            (
+                "package added",
+                Box::new(|i| i.roots.push(i.roots[0].clone())),
+            ),
         ];
         for (what, change) in changes {
             let mut i = inputs();
@@ -285,12 +298,54 @@ mod tests {
         };
         let cases: Vec<(&str, GapOptions, bool)> = vec![
             ("same", base.clone(), true),
-            ("-o", GapOptions { warn_limit: Some(1 << 29), ..base.clone() }, true),
-            ("-L", GapOptions { workspace: Some("/w".into()), ..base.clone() }, true),
-            ("-s", GapOptions { pool_size: Some(1 << 31), ..base.clone() }, false),
-            ("-K", GapOptions { hard_limit: Some(1 << 31), ..base.clone() }, false),
-            ("-A", GapOptions { autoload: false, ..base.clone() }, false),
-            ("noreserve", GapOptions { noreserve: true, ..base.clone() }, false),
+            (
+                "-o",
+                GapOptions {
+                    warn_limit: Some(1 << 29),
+                    ..base.clone()
+                },
+                true,
+            ),
+            (
+                "-L",
+                GapOptions {
+                    workspace: Some("/w".into()),
+                    ..base.clone()
+                },
+                true,
+            ),
+            (
+                "-s",
+                GapOptions {
+                    pool_size: Some(1 << 31),
+                    ..base.clone()
+                },
+                false,
+            ),
+            (
+                "-K",
+                GapOptions {
+                    hard_limit: Some(1 << 31),
+                    ..base.clone()
+                },
+                false,
+            ),
+            (
+                "-A",
+                GapOptions {
+                    autoload: false,
+                    ..base.clone()
+                },
+                false,
+            ),
+            (
+                "noreserve",
+                GapOptions {
+                    noreserve: true,
+                    ..base.clone()
+                },
+                false,
+            ),
         ];
         for (what, want, same) in cases {
             assert_eq!(same_start(&base, &want), same, "{what}");

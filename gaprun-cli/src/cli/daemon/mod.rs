@@ -151,7 +151,62 @@ pub fn warm_gap(args: &GapArgs, planned_workers: u32) -> Option<gaprun::Result<G
             unsafe { gaprun::sys::gaprun_fork_set_memory_limits(bytes.div_ceil(1024), 0) };
         }
     }
-    Some(Gap::init(have))
+    let gap = match Gap::init(have) {
+        Ok(gap) => gap,
+        Err(e) => return Some(Err(e)),
+    };
+    if let Err(e) = refresh_environment(&gap) {
+        child::refuse(control, &format!("cannot pass the environment to GAP: {e}"));
+    }
+    Some(Ok(gap))
+}
+
+/// GAP reads the process's environment once, at start-up (lib/system.g,
+/// after a workspace restore too): `GAPInfo.SystemEnvironment` (also
+/// `GAPInfo.KernelInfo.ENVIRONMENT`), `GAPInfo.UserHome` from `HOME` and
+/// `GAPInfo.DirectoriesSystemPrograms` from `PATH`. The daemon's GAP read
+/// the daemon's; set them from this command's environment as a fresh
+/// start would, immutable as there. (`GAPInfo.UserGapRoot` follows `HOME`
+/// too, but `~/.gap` is part of the key.)
+fn refresh_environment(gap: &Gap) -> gaprun::Result<()> {
+    use gaprun::fork::gap_string_literal as lit;
+    use std::os::unix::ffi::OsStrExt;
+    let mut code = String::from("GAPRUN_DAEMON_ENV := rec();;\n");
+    for (name, value) in std::env::vars_os() {
+        code.push_str(&format!(
+            "GAPRUN_DAEMON_ENV.({}) := {};;\n",
+            lit(name.as_bytes()),
+            lit(value.as_bytes())
+        ));
+    }
+    let home = std::env::var_os("HOME").map_or("fail".to_string(), |h| lit(h.as_bytes()));
+    let path = std::env::var_os("PATH").unwrap_or_default();
+    let programs: Vec<String> = path
+        .as_bytes()
+        .split(|&b| b == b':')
+        .filter(|p| !p.is_empty())
+        .map(lit)
+        .collect();
+    code.push_str(&format!(
+        "GAPRUN_DAEMON_INFO := ShallowCopy(GAPInfo.KernelInfo);;\n\
+         GAPRUN_DAEMON_INFO.ENVIRONMENT := GAPRUN_DAEMON_ENV;;\n\
+         GAPInfo.KernelInfo := MakeImmutable(GAPRUN_DAEMON_INFO);;\n\
+         GAPInfo.SystemEnvironment := GAPInfo.KernelInfo.ENVIRONMENT;;\n\
+         GAPInfo.UserHome := {home};;\n\
+         GAPInfo.DirectoriesSystemPrograms := List([{}], MakeImmutable);;\n\
+         GAPInfo.DirectoryCurrent := false;;\n\
+         Unbind(GAPRUN_DAEMON_ENV);; Unbind(GAPRUN_DAEMON_INFO);;\n",
+        programs.join(", ")
+    ));
+    // Nothing of this may reach the command's stderr (the caller turns
+    // capturing off again, as for any start).
+    gap.set_error_capture(true)?;
+    for st in gap.eval(&code)? {
+        if let Some(e) = st.failure() {
+            return Err(e);
+        }
+    }
+    Ok(())
 }
 
 /// The command line that starts a daemon for `args` (GAP options as flags,
@@ -367,7 +422,10 @@ fn print_info(info: &StatusInfo) {
     println!("  key:     {}", info.key);
     println!("  pid:     {}", info.pid);
     println!("  uptime:  {}", uptime(info.uptime_secs));
-    println!("  served:  {} command(s), {} running", info.served, info.running);
+    println!(
+        "  served:  {} command(s), {} running",
+        info.served, info.running
+    );
     println!("  config:  {}", info.config);
     match &info.stale {
         Some(why) => println!("  state:   stale ({why}); commands start GAP themselves"),
@@ -466,8 +524,25 @@ mod tests {
     fn gap_args_survive_the_trip_to_the_daemon() {
         let lines: [&[&str]; 4] = [
             &[],
-            &["-A", "--packages", "io,smallgrp", "-s", "512m", "--noreserve"],
-            &["--gap-root", "/a;/b", "-o", "1g", "-K", "3g", "-m", "64m", "--no-workspace"],
+            &[
+                "-A",
+                "--packages",
+                "io,smallgrp",
+                "-s",
+                "512m",
+                "--noreserve",
+            ],
+            &[
+                "--gap-root",
+                "/a;/b",
+                "-o",
+                "1g",
+                "-K",
+                "3g",
+                "-m",
+                "64m",
+                "--no-workspace",
+            ],
             &["--reserve", "--no-hugepages", "--workspace-cache", "/c"],
         ];
         for line in lines {
@@ -477,7 +552,11 @@ mod tests {
             let mut again: Vec<OsString> = vec!["gaprun".into(), "info".into()];
             again.extend(gap_args_to_argv(&cli.gap));
             let back = crate::cli::Cli::try_parse_from(&again).unwrap();
-            assert_eq!(format!("{:?}", back.gap), format!("{:?}", cli.gap), "{line:?}");
+            assert_eq!(
+                format!("{:?}", back.gap),
+                format!("{:?}", cli.gap),
+                "{line:?}"
+            );
         }
     }
 }

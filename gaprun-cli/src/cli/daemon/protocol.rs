@@ -9,9 +9,7 @@
 //! Byte strings (arguments, paths, environment) travel as byte arrays: Unix
 //! allows any bytes there but NUL.
 
-use nix::sys::socket::{
-    recvmsg, sendmsg, ControlMessage, ControlMessageOwned, MsgFlags, UnixAddr,
-};
+use nix::sys::socket::{recvmsg, sendmsg, ControlMessage, ControlMessageOwned, MsgFlags, UnixAddr};
 use serde::{Deserialize, Serialize};
 use std::io::{IoSlice, IoSliceMut, Read};
 use std::os::fd::{AsRawFd, FromRawFd, OwnedFd, RawFd};
@@ -26,7 +24,7 @@ pub const PASSED_FDS: usize = 3;
 
 /// A message to the daemon.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(tag = "op", rename_all = "snake_case")]
+#[serde(rename_all = "snake_case")]
 pub enum Request {
     /// Run one command line in a fresh child (with the fds attached).
     Run(RunRequest),
@@ -73,7 +71,7 @@ pub struct RunRequest {
 
 /// A message from the daemon.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
-#[serde(tag = "reply", rename_all = "snake_case")]
+#[serde(rename_all = "snake_case")]
 pub enum Reply {
     /// The request will not be run here; the client starts GAP itself.
     Refused {
@@ -351,9 +349,9 @@ mod tests {
     fn bad_frames_are_refused() {
         let cases: [(&[u8], &str); 4] = [
             (b"", "EOF"),
-            (b"{\"op\":\"launch\"}", "unknown variant"),
+            (b"{\"launch\":{}}", "unknown variant"),
             (b"[1,2]", ""),
-            (b"{\"op\":\"signal\"}", "missing field"),
+            (b"{\"signal\":{}}", "missing field"),
         ];
         for (body, wanted) in cases {
             match decode::<Request>(body) {
@@ -380,6 +378,9 @@ mod tests {
             Request::Signal { signal: 15 }
         );
         drop(a);
-        assert!(matches!(receive::<Request>(&mut b), Err(FrameError::Closed)));
+        assert!(matches!(
+            receive::<Request>(&mut b),
+            Err(FrameError::Closed)
+        ));
     }
 }

@@ -83,6 +83,19 @@ pub fn serve(gap_args: &GapArgs, start: &StartArgs) -> i32 {
         return EXIT_USAGE;
     }
     let files = dir::files(&dir, &key.id);
+    if gaprun::fork::thread_count().ok() != Some(1) {
+        eprintln!("gaprun: the daemon must be single-threaded to fork");
+        return EXIT_USAGE;
+    }
+    // GAP exactly as a command would start it (no forked workers planned).
+    let gap = match crate::cli::script::start_gap(gap_args, 0) {
+        Ok(gap) => gap,
+        Err(code) => return code,
+    };
+    drop(gap);
+    // Taken after GAP started, so that GAP's descriptors (the pinned
+    // workspace: `-L /proc/self/fd/N`) are numbered as in a command's own
+    // start. A second daemon for the key exits here.
     let lock = match std::fs::File::options()
         .create(true)
         .truncate(false)
@@ -100,16 +113,6 @@ pub fn serve(gap_args: &GapArgs, start: &StartArgs) -> i32 {
         eprintln!("gaprun: a daemon for this configuration is already running or starting");
         return EXIT_USAGE;
     }
-    if gaprun::fork::thread_count().ok() != Some(1) {
-        eprintln!("gaprun: the daemon must be single-threaded to fork");
-        return EXIT_USAGE;
-    }
-    // GAP exactly as a command would start it (no forked workers planned).
-    let gap = match crate::cli::script::start_gap(gap_args, 0) {
-        Ok(gap) => gap,
-        Err(code) => return code,
-    };
-    drop(gap);
     let fingerprint = full_fingerprint(&key.options);
     let exe = key::exe_identity();
     let _ = std::fs::remove_file(&files.socket);
@@ -129,21 +132,29 @@ pub fn serve(gap_args: &GapArgs, start: &StartArgs) -> i32 {
     // write (EPIPE), not the daemon's end.
     unsafe { libc::signal(libc::SIGPIPE, libc::SIG_IGN) };
     let mut blocked = SigSet::empty();
-    for s in [Signal::SIGCHLD, Signal::SIGTERM, Signal::SIGINT, Signal::SIGHUP] {
+    for s in [
+        Signal::SIGCHLD,
+        Signal::SIGTERM,
+        Signal::SIGINT,
+        Signal::SIGHUP,
+    ] {
         blocked.add(s);
     }
     let mut mask = SigSet::empty();
-    if let Err(e) = nix::sys::signal::sigprocmask(SigmaskHow::SIG_BLOCK, Some(&blocked), Some(&mut mask)) {
+    if let Err(e) =
+        nix::sys::signal::sigprocmask(SigmaskHow::SIG_BLOCK, Some(&blocked), Some(&mut mask))
+    {
         eprintln!("gaprun: cannot block signals: {e}");
         return EXIT_USAGE;
     }
-    let signals = match SignalFd::with_flags(&blocked, SfdFlags::SFD_NONBLOCK | SfdFlags::SFD_CLOEXEC) {
-        Ok(s) => s,
-        Err(e) => {
-            eprintln!("gaprun: cannot make a signal fd: {e}");
-            return EXIT_USAGE;
-        }
-    };
+    let signals =
+        match SignalFd::with_flags(&blocked, SfdFlags::SFD_NONBLOCK | SfdFlags::SFD_CLOEXEC) {
+            Ok(s) => s,
+            Err(e) => {
+                eprintln!("gaprun: cannot make a signal fd: {e}");
+                return EXIT_USAGE;
+            }
+        };
     let now = Instant::now();
     let mut daemon = Daemon {
         key,
@@ -163,7 +174,10 @@ pub fn serve(gap_args: &GapArgs, start: &StartArgs) -> i32 {
         stopping: false,
         uid: nix::unistd::geteuid().as_raw(),
     };
-    log(&format!("serving {} ({})", daemon.key.id, daemon.key.config));
+    log(&format!(
+        "serving {} ({})",
+        daemon.key.id, daemon.key.config
+    ));
     daemon.main_loop();
     daemon.shutdown();
     // Only if the socket is still ours (a newer daemon may have replaced it
@@ -297,7 +311,8 @@ impl Daemon {
             let mut why = [0u8; 4096];
             // SAFETY: reads into our buffer from our pipe (non-blocking:
             // every writer is gone, so it returns at once).
-            let n = unsafe { libc::read(r.control.as_raw_fd(), why.as_mut_ptr().cast(), why.len()) };
+            let n =
+                unsafe { libc::read(r.control.as_raw_fd(), why.as_mut_ptr().cast(), why.len()) };
             let reply = if n > 0 {
                 Reply::Refused {
                     reason: String::from_utf8_lossy(&why[..n as usize]).into_owned(),
@@ -314,7 +329,9 @@ impl Daemon {
 
     /// A running command's client sent something, or went away.
     fn on_client(&mut self, i: usize) {
-        let Some(r) = self.running.get_mut(i) else { return };
+        let Some(r) = self.running.get_mut(i) else {
+            return;
+        };
         let Some(conn) = r.conn.as_mut() else { return };
         let _ = conn.set_read_timeout(Some(Duration::from_secs(1)));
         match protocol::receive::<Request>(conn) {
@@ -355,7 +372,11 @@ impl Daemon {
         match getsockopt(&conn, PeerCredentials) {
             Ok(c) if c.uid() == self.uid => {}
             Ok(c) => {
-                log(&format!("refused a connection from uid {} (pid {})", c.uid(), c.pid()));
+                log(&format!(
+                    "refused a connection from uid {} (pid {})",
+                    c.uid(),
+                    c.pid()
+                ));
                 let _ = protocol::send(
                     &conn,
                     &Reply::Refused {
@@ -375,7 +396,12 @@ impl Daemon {
             Err(FrameError::Closed) => return,
             Err(e) => {
                 log(&format!("bad request: {e}"));
-                let _ = protocol::send(&conn, &Reply::Refused { reason: e.to_string() });
+                let _ = protocol::send(
+                    &conn,
+                    &Reply::Refused {
+                        reason: e.to_string(),
+                    },
+                );
                 return;
             }
         };
@@ -437,8 +463,9 @@ impl Daemon {
         fds: Vec<OwnedFd>,
     ) -> Result<(), String> {
         let conn = client.try_clone().map_err(|e| e.to_string())?;
-        let (control_r, control_w) = nix::unistd::pipe2(nix::fcntl::OFlag::O_CLOEXEC | nix::fcntl::OFlag::O_NONBLOCK)
-            .map_err(|e| e.to_string())?;
+        let (control_r, control_w) =
+            nix::unistd::pipe2(nix::fcntl::OFlag::O_CLOEXEC | nix::fcntl::OFlag::O_NONBLOCK)
+                .map_err(|e| e.to_string())?;
         // Nothing buffered may be inherited and written twice.
         let _ = std::io::stdout().flush();
         // SAFETY: fflush(NULL) flushes every C stdio stream; no pointers.
@@ -453,7 +480,12 @@ impl Daemon {
         close.extend(
             self.running
                 .iter()
-                .flat_map(|r| [r.conn.as_ref().map(|c| c.as_raw_fd()), Some(r.control.as_raw_fd())])
+                .flat_map(|r| {
+                    [
+                        r.conn.as_ref().map(|c| c.as_raw_fd()),
+                        Some(r.control.as_raw_fd()),
+                    ]
+                })
                 .flatten(),
         );
         close.push(client.as_raw_fd());
@@ -470,7 +502,14 @@ impl Daemon {
                 drop(fds);
                 drop(control_w);
                 let _ = conn.set_read_timeout(None);
-                if protocol::send(&conn, &Reply::Started { pid: child.as_raw() }).is_err() {
+                if protocol::send(
+                    &conn,
+                    &Reply::Started {
+                        pid: child.as_raw(),
+                    },
+                )
+                .is_err()
+                {
                     let _ = kill(Pid::from_raw(-child.as_raw()), Signal::SIGKILL);
                     let _ = kill(child, Signal::SIGKILL);
                 }
