@@ -141,9 +141,13 @@ pub fn spawn_serve(
         .stdout(out.try_clone()?)
         .stderr(out);
     // SAFETY: runs in the forked child before exec and calls only
-    // async-signal-safe functions (setsid, fork, _exit).
+    // async-signal-safe functions (close_range, setsid, fork, _exit).
     unsafe {
         cmd.pre_exec(move || {
+            // Nothing of the caller but the three standard files: a pipe
+            // inherited by a long-lived daemon would never reach its end
+            // (`x=$(…)` in a shell would wait for ever).
+            libc::syscall(libc::SYS_close_range, 3u32, u32::MAX, 0u32);
             libc::setsid();
             if detach {
                 match libc::fork() {
@@ -177,10 +181,10 @@ fn limits() -> Vec<Limit> {
             rlim_max: 0,
         };
         // SAFETY: fills a struct we own.
-        (unsafe { libc::getrlimit(r, &mut lim) } == 0).then(|| Limit {
+        (unsafe { libc::getrlimit(r, &mut lim) } == 0).then_some(Limit {
             resource: r as i32,
-            soft: lim.rlim_cur as u64,
-            hard: lim.rlim_max as u64,
+            soft: lim.rlim_cur,
+            hard: lim.rlim_max,
         })
     })
     .collect()

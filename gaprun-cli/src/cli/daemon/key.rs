@@ -256,7 +256,8 @@ mod tests {
         let base = digest(&inputs());
         assert_eq!(base.len(), 32);
         assert_eq!(base, digest(&inputs()));
-        let changes: Vec<(&str, Box<dyn Fn(&mut Inputs)>)> = vec![
+        type Change = Box<dyn Fn(&mut Inputs)>;
+        let changes: Vec<(&str, Change)> = vec![
             (
                 "binary touched",
                 Box::new(|i| i.exe.as_mut().unwrap().mtime_ns += 1),

@@ -88,11 +88,10 @@ pub fn serve(gap_args: &GapArgs, start: &StartArgs) -> i32 {
         return EXIT_USAGE;
     }
     // GAP exactly as a command would start it (no forked workers planned).
-    let gap = match crate::cli::script::start_gap(gap_args, 0) {
-        Ok(gap) => gap,
-        Err(code) => return code,
-    };
-    drop(gap);
+    // The handle is not kept: the daemon never runs GAP code itself.
+    if let Err(code) = crate::cli::script::start_gap(gap_args, 0) {
+        return code;
+    }
     // Taken after GAP started, so that GAP's descriptors (the pinned
     // workspace: `-L /proc/self/fd/N`) are numbered as in a command's own
     // start. A second daemon for the key exits here.
