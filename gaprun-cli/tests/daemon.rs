@@ -236,6 +236,11 @@ fn same_output_and_exit_codes_with_and_without_the_daemon() {
     .unwrap();
     std::fs::write(w.join("quit.g"), "Print(\"bye\\n\");\nQuitGap(3);\n").unwrap();
     std::fs::write(w.join("env.g"), "Print(GAPInfo.SystemEnvironment.GAPRUN_TEST_VALUE, \"\\n\", DirectoryCurrent(), \"\\n\", Filename(DirectoryCurrent(), \"ok.g\"), \"\\n\");\n").unwrap();
+    // GAP's memory limits as the pool policy sets them: `-o` is divided
+    // among planned workers, so `run -j 2` must see half of `-c`'s.
+    for f in ["limits1.g", "limits2.g"] {
+        std::fs::write(w.join(f), "Print(GasmanLimits(), \"\\n\");\n").unwrap();
+    }
     std::fs::write(w.join("pass.tst"), "gap> 1+1;\n2\n").unwrap();
     std::fs::write(w.join("fail.tst"), "gap> 1+1;\n3\n").unwrap();
     std::fs::write(
@@ -277,6 +282,12 @@ fn same_output_and_exit_codes_with_and_without_the_daemon() {
         (
             "run -j 2",
             vec!["run", "-j", "2", "ok.g", "err.g", "quit.g"],
+            b"",
+        ),
+        ("memory limits", vec!["limits1.g"], b""),
+        (
+            "memory limits, run -j 2",
+            vec!["run", "-j", "2", "limits1.g", "limits2.g"],
             b"",
         ),
         ("test", vec!["test", "-j", "1", "pass.tst"], b""),
