@@ -30,6 +30,11 @@ struct Daemon {
 impl Daemon {
     /// `BIN -A daemon start` in a fresh folder.
     fn start_with(bin: &Path) -> Daemon {
+        Daemon::start_args(bin, &[])
+    }
+
+    /// `BIN -A daemon start EXTRA` in a fresh folder.
+    fn start_args(bin: &Path, extra: &[&str]) -> Daemon {
         let base = tempfile::tempdir().unwrap();
         let d = Daemon {
             dir: base,
@@ -38,6 +43,7 @@ impl Daemon {
         let out = d
             .raw(true)
             .args(["-A", "daemon", "start"])
+            .args(extra)
             .output()
             .unwrap();
         assert!(
@@ -711,4 +717,20 @@ fn auto_mode_starts_a_daemon_for_the_next_command() {
     assert_eq!(text(&second.stdout), "4\n");
     assert_eq!(d.served(), 1);
     assert!(d.status().1.contains("served:  1 command(s)"));
+}
+
+#[test]
+fn a_daemon_whose_folder_is_removed_ends() {
+    let d = Daemon::start_args(&common::gaprun_bin(), &["--check-every", "0.2"]);
+    let pids = d.pids();
+    assert_eq!(pids.len(), 1);
+    let alive = |pid: i32| {
+        // SAFETY: signal 0 only checks that the process exists.
+        unsafe { libc::kill(pid, 0) == 0 }
+    };
+    assert!(alive(pids[0]));
+    std::fs::remove_dir_all(d.path()).unwrap();
+    // Nobody can reach it any more: it notices and exits (it is not our
+    // child, so once it exits it is gone).
+    wait_for("the daemon to end", || !alive(pids[0]));
 }

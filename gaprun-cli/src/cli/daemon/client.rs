@@ -113,6 +113,7 @@ fn auto_start(gap: &GapArgs, dir: &Path) {
     let files = dir::files(dir, &key.id);
     let start = StartArgs {
         idle_timeout: Some(AUTO_IDLE),
+        ..StartArgs::default()
     };
     match spawn_serve(gap, &start, &files.log, true) {
         Ok(mut intermediate) => {

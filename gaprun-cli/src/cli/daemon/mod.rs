@@ -77,6 +77,11 @@ pub struct StartArgs {
     /// Exit after this many seconds without a command (default: never).
     #[arg(long = "idle-timeout", value_name = "SECONDS", value_parser = parse_seconds)]
     pub idle_timeout: Option<Duration>,
+
+    /// How often an idle daemon checks its socket and whether it went
+    /// stale (default 30 s; tests use less).
+    #[arg(long = "check-every", value_name = "SECONDS", value_parser = parse_seconds, hide = true)]
+    pub check_every: Option<Duration>,
 }
 
 /// Whether commands use a daemon (`GAPRUN_DAEMON`).
@@ -214,9 +219,14 @@ fn refresh_environment(gap: &Gap) -> gaprun::Result<()> {
 pub fn serve_argv(args: &GapArgs, start: &StartArgs) -> Vec<OsString> {
     let mut argv: Vec<OsString> = vec!["daemon".into(), "serve".into()];
     argv.extend(gap_args_to_argv(args));
-    if let Some(t) = start.idle_timeout {
-        argv.push("--idle-timeout".into());
-        argv.push(t.as_secs_f64().to_string().into());
+    for (flag, value) in [
+        ("--idle-timeout", start.idle_timeout),
+        ("--check-every", start.check_every),
+    ] {
+        if let Some(t) = value {
+            argv.push(flag.into());
+            argv.push(t.as_secs_f64().to_string().into());
+        }
     }
     argv
 }

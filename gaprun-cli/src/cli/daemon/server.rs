@@ -24,7 +24,8 @@ use std::os::fd::{AsFd, AsRawFd, OwnedFd, RawFd};
 use std::os::unix::net::{UnixListener, UnixStream};
 use std::time::{Duration, Instant};
 
-/// How often an idle daemon re-hashes the files under its GAP roots.
+/// How often an idle daemon checks its socket and re-hashes the files
+/// under its GAP roots (`--check-every`).
 const CHECK_EVERY: Duration = Duration::from_secs(30);
 
 /// A command being run.
@@ -48,6 +49,7 @@ struct Daemon {
     last_active: Instant,
     last_check: Instant,
     idle_timeout: Option<Duration>,
+    check_every: Duration,
     /// The full fingerprint of the GAP roots at start.
     fingerprint: String,
     /// The binary at start.
@@ -55,6 +57,10 @@ struct Daemon {
     /// Why this daemon no longer serves, once it noticed.
     stale: Option<String>,
     lock: std::fs::File,
+    /// The socket file as bound (path, device, inode): when it is gone or
+    /// replaced (its folder deleted, a `/tmp` clean-up), no client can
+    /// reach this daemon any more and it ends.
+    socket: Option<key::FileIdentity>,
     stopping: bool,
     uid: u32,
 }
@@ -63,6 +69,19 @@ fn full_fingerprint(options: &gaprun::GapOptions) -> String {
     let mut roots = options.effective_roots();
     roots.extend(key::user_root());
     gaprun::workspace::fingerprint(&roots).1
+}
+
+/// Device and inode of the socket file (without following a link).
+fn socket_identity(path: &std::path::Path) -> Option<key::FileIdentity> {
+    use std::os::unix::fs::MetadataExt;
+    let m = std::fs::symlink_metadata(path).ok()?;
+    Some(key::FileIdentity {
+        path: path.to_path_buf(),
+        dev: m.dev(),
+        ino: m.ino(),
+        size: 0,
+        mtime_ns: 0,
+    })
 }
 
 fn log(msg: &str) {
@@ -166,10 +185,12 @@ pub fn serve(gap_args: &GapArgs, start: &StartArgs) -> i32 {
         last_active: now,
         last_check: now,
         idle_timeout: start.idle_timeout,
+        check_every: start.check_every.unwrap_or(CHECK_EVERY),
         fingerprint,
         exe,
         stale: None,
         lock,
+        socket: socket_identity(&files.socket),
         stopping: false,
         uid: nix::unistd::geteuid().as_raw(),
     };
@@ -179,10 +200,15 @@ pub fn serve(gap_args: &GapArgs, start: &StartArgs) -> i32 {
     ));
     daemon.main_loop();
     daemon.shutdown();
-    // Only if the socket is still ours (a newer daemon may have replaced it
-    // after a stop; its lock then proves it).
-    let _ = std::fs::remove_file(&files.socket);
-    let _ = std::fs::remove_file(&files.pid);
+    // Only if the socket is still ours (not one a newer daemon bound).
+    let ours = |now: Option<key::FileIdentity>| {
+        now.zip(daemon.socket.as_ref())
+            .is_some_and(|(now, bound)| (now.dev, now.ino) == (bound.dev, bound.ino))
+    };
+    if ours(socket_identity(&files.socket)) {
+        let _ = std::fs::remove_file(&files.socket);
+        let _ = std::fs::remove_file(&files.pid);
+    }
     log("stopped");
     EXIT_OK
 }
@@ -210,7 +236,11 @@ impl Daemon {
                 for b in &borrowed {
                     fds.push(PollFd::new(*b, PollFlags::POLLIN));
                 }
-                match poll(&mut fds, PollTimeout::from(5000u16)) {
+                let wait = self.check_every.min(Duration::from_secs(5));
+                match poll(
+                    &mut fds,
+                    PollTimeout::try_from(wait).unwrap_or(PollTimeout::MAX),
+                ) {
                     Ok(_) => {}
                     Err(nix::errno::Errno::EINTR) => continue,
                     Err(e) => {
@@ -252,9 +282,23 @@ impl Daemon {
                 return;
             }
         }
-        if self.stale.is_none() && self.last_check.elapsed() >= CHECK_EVERY {
+        if self.last_check.elapsed() < self.check_every {
+            return;
+        }
+        if let Some(bound) = &self.socket {
+            if socket_identity(&bound.path)
+                .as_ref()
+                .map(|s| (s.dev, s.ino))
+                != Some((bound.dev, bound.ino))
+            {
+                log("the socket file is gone or was replaced: stopping");
+                self.stopping = true;
+                return;
+            }
+        }
+        self.last_check = Instant::now();
+        if self.stale.is_none() {
             self.stale = self.staleness(true);
-            self.last_check = Instant::now();
             if let Some(why) = &self.stale {
                 log(&format!("stale: {why}"));
             }
