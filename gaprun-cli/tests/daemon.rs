@@ -25,6 +25,8 @@ fn text(b: &[u8]) -> String {
 struct Daemon {
     dir: tempfile::TempDir,
     bin: PathBuf,
+    /// Environment for every command of this daemon's tests.
+    env: Vec<(String, PathBuf)>,
 }
 
 impl Daemon {
@@ -35,10 +37,17 @@ impl Daemon {
 
     /// `BIN -A daemon start EXTRA` in a fresh folder.
     fn start_args(bin: &Path, extra: &[&str]) -> Daemon {
+        Daemon::start_env(bin, extra, Vec::new())
+    }
+
+    /// `BIN -A daemon start EXTRA` in a fresh folder, with `env` set for it
+    /// and every later command.
+    fn start_env(bin: &Path, extra: &[&str], env: Vec<(String, PathBuf)>) -> Daemon {
         let base = tempfile::tempdir().unwrap();
         let d = Daemon {
             dir: base,
             bin: bin.to_path_buf(),
+            env,
         };
         let out = d
             .raw(true)
@@ -69,7 +78,8 @@ impl Daemon {
         let mut c = Command::new(&self.bin);
         c.env("GAPRUN_DAEMON_DIR", self.path())
             .env("GAPRUN_DAEMON", if on { "on" } else { "off" })
-            .env_remove("GAPRUN_DEBUG");
+            .env_remove("GAPRUN_DEBUG")
+            .envs(self.env.iter().map(|(k, v)| (k, v)));
         c
     }
 
@@ -700,6 +710,7 @@ fn auto_mode_starts_a_daemon_for_the_next_command() {
     let d = Daemon {
         dir: tempfile::tempdir().unwrap(),
         bin: common::gaprun_bin(),
+        env: Vec::new(),
     };
     let auto = |args: &[&str]| {
         d.raw(true)
@@ -733,4 +744,62 @@ fn a_daemon_whose_folder_is_removed_ends() {
     // Nobody can reach it any more: it notices and exits (it is not our
     // child, so once it exits it is gone).
     wait_for("the daemon to end", || !alive(pids[0]));
+}
+
+#[test]
+fn an_edit_under_the_gap_roots_makes_the_daemon_stale_and_auto_replaces_it() {
+    // `~/.gap` is one of GAP's roots: a file edited in place there changes
+    // no folder's time (so not the clients' cheap key), only the daemon's
+    // full fingerprint.
+    let home = tempfile::tempdir().unwrap();
+    let cache = tempfile::tempdir().unwrap();
+    std::fs::create_dir_all(home.path().join(".gap/lib")).unwrap();
+    let note = home.path().join(".gap/lib/note.g");
+    std::fs::write(&note, "# one\n").unwrap();
+    let env = vec![
+        ("HOME".to_string(), home.path().to_path_buf()),
+        (
+            "GAPRUN_WORKSPACE_CACHE".to_string(),
+            cache.path().to_path_buf(),
+        ),
+    ];
+    let d = Daemon::start_env(&common::gaprun_bin(), &["--check-every", "0.2"], env);
+    let first_pid = d.pids()[0];
+    let out = d.run(true, &["-c", "1+1;"], b"", Path::new("/"));
+    assert_eq!(text(&out.stdout), "2\n");
+    assert_eq!(d.served(), 1);
+    std::fs::OpenOptions::new()
+        .append(true)
+        .open(&note)
+        .unwrap()
+        .write_all(b"# two\n")
+        .unwrap();
+    wait_for("the daemon to find itself stale", || {
+        d.status().1.contains("files under the GAP roots changed")
+    });
+    let (code, status) = d.status();
+    assert_eq!(code, Some(1), "{status}");
+    assert!(
+        status.contains("daemon for this configuration: stale"),
+        "{status}"
+    );
+    // Refused: the command starts GAP itself and says nothing about it.
+    let out = d.run(true, &["-c", "1+1;"], b"", Path::new("/"));
+    assert_eq!(text(&out.stdout), "2\n");
+    assert_eq!(text(&out.stderr), "");
+    assert_eq!(d.served(), 1);
+    // With GAPRUN_DAEMON=auto the stale daemon is replaced.
+    let out = d
+        .raw(true)
+        .env("GAPRUN_DAEMON", "auto")
+        .args(["-A", "-c", "1+1;"])
+        .output()
+        .unwrap();
+    assert_eq!(text(&out.stdout), "2\n");
+    assert_eq!(text(&out.stderr), "");
+    wait_for("a fresh daemon", || {
+        let (code, _) = d.status();
+        code == Some(0) && d.pids().iter().all(|&p| p != first_pid)
+    });
+    assert_eq!(d.served(), 0);
 }

@@ -98,7 +98,40 @@ pub fn try_delegate(cli: &Cli, argv: &[OsString]) -> Option<i32> {
             return None;
         }
     }
-    run_remote(stream, &key.id, argv)
+    match run_remote(stream, &key.id, argv) {
+        Remote::Ran(code) => Some(code),
+        Remote::Refused if mode == Mode::Auto => {
+            replace_if_stale(&socket, &cli.gap, &dir);
+            None
+        }
+        Remote::Refused | Remote::NotRun => None,
+    }
+}
+
+/// `GAPRUN_DAEMON=auto`: a daemon under this key that found itself stale
+/// (files under the GAP roots edited) is asked to stop, and a fresh one
+/// started in the background.
+fn replace_if_stale(socket: &Path, gap: &GapArgs, dir: &Path) {
+    let Ok(info) = super::query(socket) else {
+        return;
+    };
+    if info.stale.is_none() {
+        return;
+    }
+    if let Ok(s) = UnixStream::connect(socket) {
+        let _ = protocol::send(&s, &Request::Stop);
+    }
+    auto_start(gap, dir);
+}
+
+/// What became of a command sent to the daemon.
+enum Remote {
+    /// It ran there and exited with this status.
+    Ran(i32),
+    /// The daemon (or its child, before it read or wrote) refused it.
+    Refused,
+    /// It was not sent or not answered; nothing ran.
+    NotRun,
 }
 
 /// Start a daemon for `gap` in the background, for the next command
@@ -219,8 +252,10 @@ fn restore(mask: &SigSet) {
     let _ = nix::sys::signal::sigprocmask(SigmaskHow::SIG_SETMASK, Some(mask), None);
 }
 
-fn run_remote(mut stream: UnixStream, key: &str, argv: &[OsString]) -> Option<i32> {
-    let cwd = std::env::current_dir().ok()?;
+fn run_remote(mut stream: UnixStream, key: &str, argv: &[OsString]) -> Remote {
+    let Ok(cwd) = std::env::current_dir() else {
+        return Remote::NotRun;
+    };
     let request = RunRequest {
         key: key.to_string(),
         argv: argv.iter().map(|a| a.as_bytes().to_vec()).collect(),
@@ -235,11 +270,13 @@ fn run_remote(mut stream: UnixStream, key: &str, argv: &[OsString]) -> Option<i3
     // through a signal fd while the command runs.
     let set = forwarded();
     let mut old = SigSet::empty();
-    nix::sys::signal::sigprocmask(SigmaskHow::SIG_BLOCK, Some(&set), Some(&mut old)).ok()?;
+    if nix::sys::signal::sigprocmask(SigmaskHow::SIG_BLOCK, Some(&set), Some(&mut old)).is_err() {
+        return Remote::NotRun;
+    }
     if let Err(e) = protocol::send_with_fds(&stream, &Request::Run(request), &[0, 1, 2]) {
         debug(&format!("cannot send the command: {e}"));
         restore(&old);
-        return None;
+        return Remote::NotRun;
     }
     let _ = stream.set_read_timeout(Some(START_TIMEOUT));
     let pid = match protocol::receive::<Reply>(&mut stream) {
@@ -247,17 +284,17 @@ fn run_remote(mut stream: UnixStream, key: &str, argv: &[OsString]) -> Option<i3
         Ok(Reply::Refused { reason }) => {
             debug(&format!("refused: {reason}"));
             restore(&old);
-            return None;
+            return Remote::Refused;
         }
         Ok(other) => {
             debug(&format!("unexpected answer {other:?}"));
             restore(&old);
-            return None;
+            return Remote::NotRun;
         }
         Err(e) => {
             debug(&format!("no answer: {e}"));
             restore(&old);
-            return None;
+            return Remote::NotRun;
         }
     };
     let _ = stream.set_read_timeout(None);
@@ -270,7 +307,7 @@ fn run_remote(mut stream: UnixStream, key: &str, argv: &[OsString]) -> Option<i3
             }
             match poll(&mut fds, PollTimeout::NONE) {
                 Ok(_) | Err(nix::errno::Errno::EINTR) => {}
-                Err(_) => return Some(lost(pid, &old)),
+                Err(_) => return Remote::Ran(lost(pid, &old)),
             }
             let ready = |f: &PollFd| f.revents().is_some_and(|r| !r.is_empty());
             (ready(&fds[0]), fds.get(1).is_some_and(ready))
@@ -293,17 +330,17 @@ fn run_remote(mut stream: UnixStream, key: &str, argv: &[OsString]) -> Option<i3
         match protocol::receive::<Reply>(&mut stream) {
             Ok(Reply::Exited { code }) => {
                 restore(&old);
-                return Some(code);
+                return Remote::Ran(code);
             }
             Ok(Reply::Signaled { signal }) => die_by(signal, &old),
             Ok(Reply::Refused { reason }) => {
                 // The child refused before it read or wrote anything.
                 debug(&format!("refused: {reason}"));
                 restore(&old);
-                return None;
+                return Remote::Refused;
             }
             Ok(_) => {}
-            Err(_) => return Some(lost(pid, &old)),
+            Err(_) => return Remote::Ran(lost(pid, &old)),
         }
     }
 }

@@ -126,10 +126,16 @@ pub fn serve(gap_args: &GapArgs, start: &StartArgs) -> i32 {
             return EXIT_USAGE;
         }
     };
+    // A stale daemon being replaced may take a moment to exit: wait up to
+    // 5 s for its lock, then give way to the one holding it.
+    let deadline = Instant::now() + Duration::from_secs(5);
     // SAFETY: flock on a descriptor we own.
-    if unsafe { libc::flock(lock.as_raw_fd(), libc::LOCK_EX | libc::LOCK_NB) } != 0 {
-        eprintln!("gaprun: a daemon for this configuration is already running or starting");
-        return EXIT_USAGE;
+    while unsafe { libc::flock(lock.as_raw_fd(), libc::LOCK_EX | libc::LOCK_NB) } != 0 {
+        if Instant::now() > deadline {
+            eprintln!("gaprun: a daemon for this configuration is already running or starting");
+            return EXIT_USAGE;
+        }
+        std::thread::sleep(Duration::from_millis(50));
     }
     let fingerprint = full_fingerprint(&key.options);
     let exe = key::exe_identity();
