@@ -3,6 +3,7 @@
 
 mod batch;
 mod cache;
+mod daemon;
 mod info;
 mod options;
 mod preload;
@@ -38,7 +39,7 @@ pub const EXIT_USAGE: i32 = 2;
         gaprun -c STATEMENTS  run statements like `gap -q` reading them from a pipe (values echoed)\n\
         gaprun -              the same, reading standard input\n\n\
         Exit codes: 0 ok, 1 GAP error, 2 usage or setup error.",
-    after_help = "Environment: GAPRUN_GAP_ROOT, GAPRUN_POOL_SIZE, GAPRUN_WARN_LIMIT, GAPRUN_HARD_LIMIT, GAPRUN_PACKAGES, GAPRUN_WORKSPACE_CACHE override the defaults."
+    after_help = "Environment: GAPRUN_GAP_ROOT, GAPRUN_POOL_SIZE, GAPRUN_WARN_LIMIT, GAPRUN_HARD_LIMIT, GAPRUN_PACKAGES, GAPRUN_WORKSPACE_CACHE override the defaults; GAPRUN_DAEMON=off|auto controls the warm-GAP daemon."
 )]
 pub struct Cli {
     /// A subcommand; none means run files, `-c` statements or the REPL.
@@ -91,6 +92,9 @@ pub enum Command {
     /// Keep GAP sessions alive and answer JSON-lines requests
     /// (protocol gaprun-session/1; see README).
     Serve(serve::ServeArgs),
+    /// Keep a warm GAP for one-shot commands (`start`, `stop`, `status`;
+    /// GAPRUN_DAEMON=off|auto; see docs/daemon.md).
+    Daemon(daemon::DaemonArgs),
     /// Run `run|test|batch` over a Slurm job array (`submit`, `status`,
     /// `collect`, `resubmit`; see docs/slurm.md).
     Slurm(slurm::SlurmArgs),
@@ -135,7 +139,8 @@ where
         eprintln!("gaprun: internal error: {info}");
         eprintln!("gaprun: please report this with the command that caused it");
     }));
-    let cli = match Cli::try_parse_from(args) {
+    let args: Vec<std::ffi::OsString> = args.into_iter().map(Into::into).collect();
+    let cli = match Cli::try_parse_from(&args) {
         Ok(cli) => cli,
         Err(e) => {
             let code = if e.use_stderr() { EXIT_USAGE } else { EXIT_OK };
@@ -143,7 +148,10 @@ where
             return code;
         }
     };
-    match std::panic::catch_unwind(move || dispatch(cli)) {
+    match std::panic::catch_unwind(move || {
+        // A warm GAP from the daemon, when one serves this configuration.
+        daemon::try_delegate(&cli, &args).unwrap_or_else(|| dispatch(cli))
+    }) {
         Ok(code) => code,
         Err(_) => EXIT_USAGE,
     }
@@ -166,5 +174,6 @@ fn dispatch(cli: Cli) -> i32 {
         Some(Command::Test(args)) => test::run(&cli.gap, &args),
         Some(Command::Slurm(args)) => slurm::run(&args),
         Some(Command::Preload(args)) => preload::run(&args),
+        Some(Command::Daemon(args)) => daemon::run(&cli.gap, &args),
     }
 }

@@ -17,14 +17,18 @@ use std::path::{Path, PathBuf};
 /// `planned_workers` forked workers, library restored from the workspace
 /// cache when it can be), or print why not.
 pub fn start_gap(args: &GapArgs, planned_workers: u32) -> Result<Gap<'static>, i32> {
-    let options = match args.start_options(planned_workers) {
-        Ok((options, _cache)) => options,
-        Err(e) => {
-            eprintln!("gaprun: {}", super::options::policy_message(&e));
-            return Err(EXIT_USAGE);
-        }
+    // In a command run by the daemon: its inherited, initialised GAP.
+    let started = match super::daemon::warm_gap(args, planned_workers) {
+        Some(started) => started,
+        None => match args.start_options(planned_workers) {
+            Ok((options, _cache)) => Gap::init(options),
+            Err(e) => {
+                eprintln!("gaprun: {}", super::options::policy_message(&e));
+                return Err(EXIT_USAGE);
+            }
+        },
     };
-    match Gap::init(options) {
+    match started {
         Ok(gap) => {
             // Let GAP print its error messages on stderr itself, as `gap` does.
             if let Err(e) = gap.set_error_capture(false) {
