@@ -382,16 +382,24 @@ impl Gap<'static> {
         check_kernel_symbols_visible()?;
         let argv = options.argv();
         let cargs: Vec<CString> = argv.iter().map(|a| cstring(a)).collect::<Result<_>>()?;
-        let mut ptrs: Vec<*mut std::os::raw::c_char> =
-            cargs.iter().map(|c| c.as_ptr() as *mut _).collect();
-        ptrs.push(std::ptr::null_mut());
+        // GAP keeps argv itself, not a copy (`KERNEL_INFO().COMMAND_LINE`
+        // reads it at any later time): the strings and the array live for
+        // the rest of the process. Once per process, a few hundred bytes.
+        let ptrs: &'static mut [*mut std::os::raw::c_char] = Box::leak(
+            cargs
+                .into_iter()
+                .map(CString::into_raw)
+                .chain(std::iter::once(std::ptr::null_mut()))
+                .collect::<Vec<_>>()
+                .into_boxed_slice(),
+        );
         // SAFETY: plain setter of the pool hook, before GAP maps its pool.
         unsafe {
             sys::gaprun_pool_set_noreserve(options.noreserve as i32);
             sys::gaprun_pool_set_hugepages(options.hugepages as i32);
         }
         // SAFETY: first and only initialisation in this process (guarded by
-        // INIT); argv outlives the call (GAP copies what it keeps).
+        // INIT); argv is leaked above, so what GAP keeps of it stays valid.
         let status = unsafe {
             sys::gaprun_initialize(
                 (ptrs.len() - 1) as i32,

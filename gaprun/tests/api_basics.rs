@@ -265,3 +265,18 @@ fn multi_line_message_is_kept_whole() {
     });
     assert_eq!(message, "first\nsecond");
 }
+
+/// GAP keeps the argv it was started with (`KERNEL_INFO().COMMAND_LINE`
+/// reads it long after start-up): it must still be there. It was freed
+/// after `GAP_Initialize`, and reading it crashed the process.
+#[test]
+fn kernel_info_command_line_is_the_start_argv() {
+    let (line, argv) = with_gap(|gap| {
+        // Allocate and collect first, so freed argv memory would be reused.
+        gap.eval("List([1..20000], i -> String(i));; GASMAN(\"collect\");")
+            .unwrap();
+        let line: Vec<String> = gap.eval_as("KERNEL_INFO().COMMAND_LINE").unwrap();
+        (line, common::test_options().argv())
+    });
+    assert_eq!(line, argv);
+}
