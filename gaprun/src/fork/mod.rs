@@ -39,9 +39,11 @@
 
 mod child;
 mod pool;
+mod preload;
 mod reap;
 
 pub use pool::ForkPool;
+pub use preload::{common_packages, loaded_packages, task_packages, test_file_input};
 pub use reap::stop_signal;
 
 use crate::error::{Error, Result};

@@ -140,7 +140,7 @@ fn resident_bytes(pid: Option<Pid>) -> Option<u64> {
 
 /// Runs tasks in children forked from an initialised GAP.
 pub struct ForkPool<'gap> {
-    gap: &'gap Gap,
+    pub(super) gap: &'gap Gap,
     options: ForkOptions,
 }
 
