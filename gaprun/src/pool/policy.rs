@@ -391,10 +391,6 @@ pub fn decide(facts: &MachineFacts, overrides: &Overrides) -> Result<PoolDecisio
 /// parent's page tables, one entry per 4 KiB page; with 2 MiB pages that is
 /// 512 times fewer (measured: ~9 ms → ~1 ms per forked task). Copy-on-write
 /// after the fork still copies 4 KiB pages. Advice only, through the hook.
-/// Only when forks are planned: each first touch of a 2 MiB page zeroes
-/// (and may compact) the whole page, which made a process that never forks
-/// slower (issue 15: warm start 0.25 → 0.15 s of CPU, cold start 0.97 →
-/// 0.76 s, as `gap` itself, without the advice).
 fn decide_hugepages(facts: &MachineFacts, ov: &Overrides) -> (bool, String) {
     use crate::pool::facts::ThpMode;
     if let Some(on) = ov.hugepages {
@@ -411,14 +407,6 @@ fn decide_hugepages(facts: &MachineFacts, ov: &Overrides) -> (bool, String) {
     }
     if !facts.hook_available {
         return (false, "no pool hook in this build to advise them".into());
-    }
-    if facts.planned_workers == 0 {
-        return (
-            false,
-            "no forks planned: huge pages would only make start-up zero (and compact) \
-             2 MiB at a time"
-                .into(),
-        );
     }
     match facts.transparent_hugepages.value {
         Some(ThpMode::Always) | Some(ThpMode::Madvise) => (

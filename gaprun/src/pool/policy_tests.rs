@@ -821,7 +821,6 @@ fn hugepages_follow_the_kernel_mode_and_the_hook() {
         f.overcommit_memory = Fact::injected(0);
         f.hook_available = hook;
         f.transparent_hugepages = Fact::new(mode, crate::pool::facts::INJECTED);
-        f.planned_workers = 2;
         f
     };
     let none = Overrides::default();
@@ -836,12 +835,6 @@ fn hugepages_follow_the_kernel_mode_and_the_hook() {
         hugepages: Some(false),
         ..Default::default()
     };
-    // A process that never forks gains nothing from them.
-    let mut no_forks = with(Some(ThpMode::Madvise), true, Platform::Linux);
-    no_forks.planned_workers = 0;
-    let dec = d(&no_forks, &none);
-    assert!(!dec.hugepages);
-    assert!(dec.reasons.hugepages.contains("no forks planned"));
     let dec = d(&with(Some(ThpMode::Madvise), true, Platform::Linux), &off);
     assert!(!dec.hugepages);
     assert!(dec.reasons.hugepages.contains("override"));
