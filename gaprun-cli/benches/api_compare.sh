@@ -4,10 +4,10 @@
 #   python3 -m venv /tmp/sagevenv && /tmp/sagevenv/bin/pip install passagemath-gap
 #   PYTHON=/tmp/sagevenv/bin/python sh gaprun-cli/benches/api_compare.sh
 set -eu
-cd "$(dirname "$0")/.."
+cd "$(dirname "$0")/../.."
 PYTHON="${PYTHON:-python3}"
 out=$(mktemp -d)
-cargo bench --bench api_calls 2>/dev/null | grep '^{' > "$out/gaprun.jsonl"
+cargo bench -p gaprun --bench api_calls 2>/dev/null | grep '^{' > "$out/gaprun.jsonl"
 if "$PYTHON" gaprun-cli/benches/sage_libgap.py > "$out/sage.jsonl" 2> "$out/sage.err"; then :; else
     echo "SageMath's libgap did not run:"; cat "$out/sage.err"; : > "$out/sage.jsonl"
 fi

@@ -11,7 +11,7 @@
 set -eu
 runs=${1:-10}
 here=$(cd "$(dirname "$0")/.." && pwd)
-gaprun="${GAPRUN_BIN:-$here/target/release/gaprun}"
+gaprun="${GAPRUN_BIN:-$here/../target/release/gaprun}"
 [ -x "$gaprun" ] || { echo "build first: cargo build --release" >&2; exit 2; }
 info=$("$gaprun" info --json --no-workspace)
 gap=$(printf '%s' "$info" | sed -n 's/.*"gap_executable": "\(.*\)".*/\1/p')

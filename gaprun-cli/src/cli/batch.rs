@@ -118,7 +118,7 @@ pub fn run(gap_args: &GapArgs, args: &BatchArgs) -> i32 {
         }
         print_result(&bar, line_numbers[i], &ids[i], i, r);
     };
-    let outcome = run_in_order(&pool, &tasks, &selected, order, &bar, show);
+    let outcome = run_in_order(&pool, &tasks, &args.pool, &selected, order, &bar, show);
     super::workers::batch_exit_code(&outcome, failed)
 }
 

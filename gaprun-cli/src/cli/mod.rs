@@ -103,6 +103,11 @@ pub enum Command {
     Preload(preload::PreloadArgs),
 }
 
+/// Whether `GAPRUN_DEBUG` (a comma-separated list) names `topic` or `all`.
+pub fn debug_enabled(topic: &str) -> bool {
+    std::env::var("GAPRUN_DEBUG").is_ok_and(|v| v.split(',').any(|p| p == topic || p == "all"))
+}
+
 fn version_string() -> &'static str {
     let info = gaprun::runtime::build_info();
     Box::leak(

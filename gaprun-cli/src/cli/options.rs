@@ -155,9 +155,7 @@ impl GapArgs {
         for w in &status.warnings {
             eprintln!("gaprun: warning: {w}");
         }
-        if std::env::var("GAPRUN_DEBUG")
-            .is_ok_and(|v| v.split(',').any(|p| p == "workspace" || p == "all"))
-        {
+        if super::debug_enabled("workspace") {
             // The library's reason names no flag; say which one disabled it.
             let flag = if self.no_workspace {
                 " (--no-workspace)"

@@ -58,6 +58,6 @@ pub fn run(gap_args: &GapArgs, args: &RunArgs) -> i32 {
             }
         })
     };
-    let outcome = run_in_order(&pool, &tasks, &selected, order, &bar, show);
+    let outcome = run_in_order(&pool, &tasks, &args.pool, &selected, order, &bar, show);
     super::workers::batch_exit_code(&outcome, failed)
 }

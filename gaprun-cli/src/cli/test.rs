@@ -146,7 +146,7 @@ pub fn run(gap_args: &GapArgs, args: &TestArgs) -> i32 {
             }
         })
     };
-    let outcome = run_in_order(&pool, &tasks, &run_order, order, &bar, show);
+    let outcome = run_in_order(&pool, &tasks, &args.pool, &run_order, order, &bar, show);
     if outcome.is_err() {
         if matches!(outcome, Err(gaprun::Error::Interrupted)) {
             println!("{passed} passed, {failed} failed");

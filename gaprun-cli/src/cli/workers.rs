@@ -38,6 +38,12 @@ pub struct PoolArgs {
         requires = "shard"
     )]
     pub shard_results: Option<std::path::PathBuf>,
+
+    /// Do not load, before forking, the packages every task loads itself
+    /// with `LoadPackage("name")` (by default they are loaded once in the
+    /// parent; see docs/fork-pool.md).
+    #[arg(long = "no-preload-packages")]
+    pub no_preload_packages: bool,
 }
 
 impl PoolArgs {
@@ -183,17 +189,55 @@ pub fn batch_exit_code<T>(outcome: &gaprun::Result<T>, failed: usize) -> i32 {
     }
 }
 
-/// Run `tasks` on `pool` and show each result through `show` in input
-/// order: `global[k]` is task k's index in the whole input. A stopped batch
-/// still shows every task that finished. Returns the pool's outcome.
+/// Load in the parent the packages every task loads itself (unless
+/// `--no-preload-packages`), so each worker inherits them instead of
+/// loading them again. A failure only costs the speed-up (a warning), except
+/// a stop signal, which stops the batch.
+fn preload(
+    pool: &gaprun::fork::ForkPool,
+    tasks: &[gaprun::fork::Task],
+    args: &PoolArgs,
+) -> gaprun::Result<()> {
+    if args.no_preload_packages {
+        return Ok(());
+    }
+    let start = std::time::Instant::now();
+    match pool.preload_packages(tasks) {
+        Ok(names) => {
+            if super::debug_enabled("preload") {
+                eprintln!(
+                    "gaprun: preload: [{}] ({} ms)",
+                    names.join(", "),
+                    start.elapsed().as_millis()
+                );
+            }
+            Ok(())
+        }
+        Err(gaprun::Error::Interrupted) => Err(gaprun::Error::Interrupted),
+        Err(e) => {
+            eprintln!("gaprun: warning: packages not preloaded: {e}");
+            Ok(())
+        }
+    }
+}
+
+/// Run `tasks` on `pool` (after preloading the packages they all load, see
+/// [`preload`]) and show each result through `show` in input order:
+/// `global[k]` is task k's index in the whole input. A stopped batch still
+/// shows every task that finished. Returns the pool's outcome.
 pub fn run_in_order(
     pool: &gaprun::fork::ForkPool,
     tasks: &[gaprun::fork::Task],
+    args: &PoolArgs,
     global: &[usize],
     mut order: InOrder,
     bar: &ProgressBar,
     mut show: impl FnMut(usize, &TaskResult),
 ) -> gaprun::Result<Vec<TaskResult>> {
+    if let Err(e) = preload(pool, tasks, args) {
+        bar.finish_and_clear();
+        return Err(e);
+    }
     let outcome = pool.run_with(tasks, |k, result| {
         bar.inc(1);
         order.put(global[k], result, &mut show);

@@ -40,12 +40,14 @@
 mod child;
 mod gap_text;
 mod pool;
+mod preload;
 mod reap;
 mod task;
 mod threads;
 
 pub use gap_text::{gap_string_literal, is_identifier};
 pub use pool::ForkPool;
+pub use preload::{common_packages, loaded_packages, task_packages, test_file_input};
 pub use reap::stop_signal;
 pub use task::{signal_name, Task, TaskKind, TaskOutcome, TaskResult};
 pub(crate) use threads::ensure_single_thread;

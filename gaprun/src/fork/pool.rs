@@ -18,6 +18,13 @@ use std::time::{Duration, Instant};
 /// How often adopted processes are looked for while a batch runs.
 const SWEEP_EVERY: Duration = Duration::from_millis(500);
 
+/// After a worker exits, adopted processes are looked for again once this
+/// long has passed since the last look: a look reads every `/proc/PID/stat`
+/// of the machine (~0.5 ms with 100 processes), too much to pay after each
+/// of hundreds of short tasks; a daemon a task left lives at most this much
+/// longer (and is killed at the end of the batch in any case).
+const EXIT_SWEEP_GAP: Duration = Duration::from_millis(50);
+
 /// Why the parent killed a child.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 enum KillReason {
@@ -29,6 +36,10 @@ enum KillReason {
 struct Running {
     index: usize,
     pid: Pid,
+    /// A pidfd of the worker (readable once it exited), so the parent sleeps
+    /// in `poll` until something happens instead of polling for the exit;
+    /// None where the kernel has no `pidfd_open` (then it checks every ms).
+    pidfd: Option<OwnedFd>,
     /// Read ends: stdout, stderr, report (None once at end of file).
     fds: [Option<OwnedFd>; 3],
     bufs: [Vec<u8>; 3],
@@ -125,6 +136,22 @@ impl Drop for Running {
     }
 }
 
+/// The owner slot in `pump` that stands for a worker's pidfd (0-2 are its
+/// pipes).
+const PIDFD: usize = 3;
+
+/// `pidfd_open(2)`: a descriptor that polls readable once `pid` exited
+/// (Linux 5.3+; None before, or when it fails).
+fn pidfd_open(pid: Pid) -> Option<OwnedFd> {
+    use std::os::fd::FromRawFd;
+    // SAFETY: a plain syscall on our own child's pid; the descriptor it
+    // returns is owned by nobody else.
+    let fd = unsafe { libc::syscall(libc::SYS_pidfd_open, pid.as_raw(), 0) };
+    let fd = i32::try_from(fd).ok().filter(|&fd| fd >= 0)?;
+    // SAFETY: a fresh descriptor from the kernel, owned from here on.
+    Some(unsafe { OwnedFd::from_raw_fd(fd) })
+}
+
 /// Resident memory of a process in bytes (from `/proc/PID/statm`).
 fn resident_bytes(pid: Option<Pid>) -> Option<u64> {
     let path = match pid {
@@ -140,7 +167,7 @@ fn resident_bytes(pid: Option<Pid>) -> Option<u64> {
 
 /// Runs tasks in children forked from an initialised GAP.
 pub struct ForkPool<'gap> {
-    gap: Gap<'gap>,
+    pub(super) gap: Gap<'gap>,
     options: ForkOptions,
 }
 
@@ -219,7 +246,8 @@ impl<'gap> ForkPool<'gap> {
                 }
             }
             let done = self.pump(running);
-            if !done.is_empty() || last_sweep.elapsed() >= SWEEP_EVERY {
+            let since = last_sweep.elapsed();
+            if (!done.is_empty() && since >= EXIT_SWEEP_GAP) || since >= SWEEP_EVERY {
                 let groups: HashSet<i32> = running.iter().map(|r| r.pid.as_raw()).collect();
                 reap::sweep(guard, &groups);
                 last_sweep = Instant::now();
@@ -242,7 +270,8 @@ impl<'gap> ForkPool<'gap> {
         let _ = std::io::stderr().flush();
         let memory_limit = task.memory_limit.or(self.options.memory_limit);
         let timeout = task.timeout.or(self.options.timeout);
-        let parent_rss = resident_bytes(None).unwrap_or(0);
+        // Only the memory watch needs it (a read of /proc per fork).
+        let parent_rss = memory_limit.map_or(0, |_| resident_bytes(None).unwrap_or(0));
         let parent = Pid::this();
         // SAFETY: this is GAP's thread (we hold a `Gap`) and the only thread
         // of the process (checked just above), so the child's copy of every
@@ -271,6 +300,7 @@ impl<'gap> ForkPool<'gap> {
                 Ok(Running {
                     index,
                     pid: child,
+                    pidfd: pidfd_open(child),
                     fds: [Some(out_r), Some(err_r), Some(rep_r)],
                     bufs: [Vec::new(), Vec::new(), Vec::new()],
                     truncated: false,
@@ -304,7 +334,7 @@ impl<'gap> ForkPool<'gap> {
             if r.rss_ceiling.is_some() {
                 wait = wait.min(Duration::from_millis(20));
             }
-            if r.all_eof() {
+            if r.all_eof() && r.pidfd.is_none() {
                 // Its pipes are closed: it is exiting, reap it soon.
                 wait = wait.min(Duration::from_millis(1));
             }
@@ -320,6 +350,10 @@ impl<'gap> ForkPool<'gap> {
                         owners.push((i, k));
                     }
                 }
+                if let Some(fd) = &r.pidfd {
+                    pollfds.push(PollFd::new(fd.as_fd(), PollFlags::POLLIN));
+                    owners.push((i, PIDFD));
+                }
             }
             let ms = u16::try_from(wait.as_millis()).unwrap_or(u16::MAX);
             if pollfds.is_empty() {
@@ -333,7 +367,9 @@ impl<'gap> ForkPool<'gap> {
             }
         }
         for (i, k) in ready {
-            running[i].read_pipe(k, self.options.max_output);
+            if k != PIDFD {
+                running[i].read_pipe(k, self.options.max_output);
+            }
         }
         let mut finished = Vec::new();
         let mut i = 0;

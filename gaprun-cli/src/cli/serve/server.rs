@@ -44,12 +44,11 @@ pub(super) fn lock_track(t: &Mutex<Track>) -> std::sync::MutexGuard<'_, Track> {
 pub(super) struct SessionEntry {
     /// Its process, once it has connected.
     pub(super) pid: Option<i32>,
-    /// Lines for the session. A writer thread passes them on once the
-    /// session has connected; until then they wait here, so requests for a
-    /// session still being forked are kept in order and never block the
-    /// server's input loop.
-    pub(super) tx: mpsc::Sender<Vec<u8>>,
-    /// The receiving end of `tx`, until the session connects.
+    /// Lines for the session (see [`Outbox`]): requests for a session
+    /// still being forked wait there in order and never block the server's
+    /// input loop.
+    pub(super) outbox: Arc<Outbox>,
+    /// The receiving end of the outbox's queue, until the session connects.
     pub(super) rx: Option<mpsc::Receiver<Vec<u8>>>,
     pub(super) track: Arc<Mutex<Track>>,
     pub(super) alive: bool,
@@ -65,7 +64,13 @@ impl SessionEntry {
         let (tx, rx) = mpsc::channel();
         SessionEntry {
             pid: None,
-            tx,
+            outbox: Arc::new(Outbox {
+                tx,
+                state: Mutex::new(OutboxState {
+                    stream: None,
+                    queued: 0,
+                }),
+            }),
             rx: Some(rx),
             track: Arc::new(Mutex::new(Track {
                 pending: VecDeque::new(),
@@ -77,6 +82,77 @@ impl SessionEntry {
             dropped: false,
             parent,
         }
+    }
+}
+
+/// How lines reach a connected session. The thread that routes a line
+/// writes it to the session's socket itself when nothing is queued before
+/// it (one `send` that cannot block); otherwise — before the session
+/// connected, behind earlier lines, or when the socket is full — the line
+/// is queued for the session's writer thread, which writes in order. The
+/// direct write saves a thread wake-up per request (issue 15: round trip).
+pub(super) struct Outbox {
+    tx: mpsc::Sender<Vec<u8>>,
+    state: Mutex<OutboxState>,
+}
+
+struct OutboxState {
+    /// The session's socket, once it connected.
+    stream: Option<UnixStream>,
+    /// Lines handed to the writer thread and not yet written.
+    queued: usize,
+}
+
+impl Outbox {
+    fn state(&self) -> std::sync::MutexGuard<'_, OutboxState> {
+        self.state.lock().unwrap_or_else(|p| p.into_inner())
+    }
+
+    /// Send a line to the session, in order with every earlier one. A
+    /// session that is gone drops it (its reader answers what it owed).
+    pub(super) fn send(&self, mut buf: Vec<u8>) {
+        let mut st = self.state();
+        if st.queued == 0 {
+            if let Some(stream) = &st.stream {
+                // SAFETY: a valid byte range on our own socket; MSG_DONTWAIT
+                // never blocks the input loop, MSG_NOSIGNAL: no SIGPIPE.
+                let n = unsafe {
+                    libc::send(
+                        stream.as_raw_fd(),
+                        buf.as_ptr().cast(),
+                        buf.len(),
+                        libc::MSG_DONTWAIT | libc::MSG_NOSIGNAL,
+                    )
+                };
+                match usize::try_from(n) {
+                    Ok(n) if n == buf.len() => return,
+                    Ok(n) => {
+                        buf.drain(..n);
+                    }
+                    Err(_) => {
+                        let e = std::io::Error::last_os_error().raw_os_error();
+                        if e != Some(libc::EAGAIN) && e != Some(libc::EINTR) {
+                            return;
+                        }
+                    }
+                }
+            }
+        }
+        st.queued += 1;
+        // A closed queue means the writer ended (the session is going away).
+        let _ = self.tx.send(buf);
+    }
+
+    /// The session connected: direct writes may start once the queue is
+    /// written.
+    fn connect(&self, stream: UnixStream) {
+        self.state().stream = Some(stream);
+    }
+
+    /// The writer thread wrote one queued line.
+    fn written(&self) {
+        let mut st = self.state();
+        st.queued = st.queued.saturating_sub(1);
     }
 }
 
@@ -517,9 +593,9 @@ impl Server {
             tr.next_seq += 1;
             tr.pending.push_back((seq, id.clone()));
         }
-        // A closed channel means the writer ended (the session is going
-        // away): its reader answers this request `session_dead`.
-        let _ = s.tx.send(buf);
+        // A session that is going away answers this request `session_dead`
+        // (its reader does).
+        s.outbox.send(buf);
     }
 
     /// Mark session `sid` dropped; a thread kills it once it has answered
@@ -601,23 +677,30 @@ impl Server {
                 Some(s) if s.alive && s.pid.is_none() && !closing => {
                     s.pid = Some(pid);
                     s.parent = None;
-                    let got = (Arc::clone(&s.track), s.tx.clone(), s.rx.take());
+                    let got = (Arc::clone(&s.track), Arc::clone(&s.outbox), s.rx.take());
                     t.readers += 1;
                     Some(got)
                 }
                 _ => None,
             }
         };
-        let Some((track, tx, Some(rx))) = registered else {
+        let Some((track, outbox, Some(rx))) = registered else {
             // Not expected (its fork failed meanwhile, the server closes).
             kill_group(pid);
             return;
         };
+        if let Ok(direct) = writer.try_clone() {
+            outbox.connect(direct);
+        }
         self.registered.notify_all();
-        // The writer passes on what was queued, then each later line.
+        // The writer passes on what was queued, then each later line that
+        // could not be written at once.
+        let queue = Arc::clone(&outbox);
         std::thread::spawn(move || {
             for buf in rx {
-                if writer.write_all(&buf).is_err() {
+                let ok = writer.write_all(&buf).is_ok();
+                queue.written();
+                if !ok {
                     break;
                 }
             }
@@ -651,13 +734,13 @@ impl Server {
                             "fork_failed",
                             &format!("forked session {new} did not connect"),
                         );
-                        self.relayed(&track, &tx);
+                        self.relayed(&track, &outbox);
                         continue;
                     }
                 }
             }
             self.send_line(&line);
-            self.relayed(&track, &tx);
+            self.relayed(&track, &outbox);
         }
         // The session is gone: what it started goes with it; answer what
         // it still owed (its exit status comes from the reaper thread,
@@ -729,7 +812,7 @@ impl Server {
 
     /// Count an answer the server wrote for a session (its oldest owed
     /// one), then let a directly answering session go on.
-    pub(super) fn relayed(&self, track: &Mutex<Track>, tx: &mpsc::Sender<Vec<u8>>) {
+    pub(super) fn relayed(&self, track: &Mutex<Track>, outbox: &Outbox) {
         let direct = {
             let mut tr = lock_track(track);
             tr.relayed = tr.answered() + 1;
@@ -737,7 +820,7 @@ impl Server {
             tr.slot.is_some()
         };
         if direct {
-            let _ = tx.send(b"\n".to_vec());
+            outbox.send(b"\n".to_vec());
         }
     }
 
