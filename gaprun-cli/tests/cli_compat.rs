@@ -5,7 +5,7 @@
 //! Statement mode:  `gaprun - < F` ≙ `gap -q < F` (also `gaprun -c "$(cat F)"`)
 
 mod common;
-use common::{gap_command, gaprun_bin};
+use common::{gap_command, gaprun_bin, strip_ansi};
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output, Stdio};
 
@@ -13,27 +13,6 @@ fn script(name: &str) -> PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR"))
         .join("tests/scripts")
         .join(name)
-}
-
-/// GAP colours its (invisible under -q) prompts with escape codes; the
-/// comparison ignores them, as the issue allows.
-fn strip_ansi(bytes: &[u8]) -> String {
-    let text = String::from_utf8_lossy(bytes);
-    let mut out = String::with_capacity(text.len());
-    let mut chars = text.chars().peekable();
-    while let Some(c) = chars.next() {
-        if c == '\u{1b}' && chars.peek() == Some(&'[') {
-            chars.next();
-            for d in chars.by_ref() {
-                if d.is_ascii_alphabetic() {
-                    break;
-                }
-            }
-        } else {
-            out.push(c);
-        }
-    }
-    out
 }
 
 fn run_with_stdin(mut cmd: Command, stdin_file: Option<&Path>) -> Output {
