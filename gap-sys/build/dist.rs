@@ -271,6 +271,9 @@ fn fetch_verified(a: &Artifact, url: &str, part: &Path) -> Result<(), String> {
             break;
         }
         total += n as u64;
+        if total > a.size {
+            return Err(format!("more than the pinned {} bytes", a.size));
+        }
         h.update(&buf[..n]);
         out.write_all(&buf[..n])
             .map_err(|e| format!("cannot write {}: {e}", part.display()))?;

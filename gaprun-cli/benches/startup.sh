@@ -10,7 +10,7 @@
 # and a private saved workspace under a temporary folder.
 set -eu
 runs=${1:-10}
-here=$(cd "$(dirname "$0")/.." && pwd)
+here=$(cd "$(dirname "$0")/../.." && pwd)
 gaprun="${GAPRUN_BIN:-$here/target/release/gaprun}"
 [ -x "$gaprun" ] || { echo "build first: cargo build --release" >&2; exit 2; }
 info=$("$gaprun" info --json --no-workspace)
