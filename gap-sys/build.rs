@@ -1,9 +1,10 @@
-//! Build script: find GAP (or fetch the pinned Debian packages), link libgap
+//! Build script: fetch the pinned GAP distribution (or find the system's GAP), link libgap
 //! through the pool hook, compile the C shim, and make every dependent's
 //! executables export GAP's kernel symbols.
 //!
-//! The steps live in `build/`: `locate.rs` (where GAP is), `fetch.rs`
-//! (apt-get download + sha256 check + dpkg-deb -x), `link.rs` (the hooked
+//! The steps live in `build/`: `dist.rs` (the default GAP from pinned
+//! registry artifacts), `locate.rs` (where GAP is), `fetch.rs`
+//! (`system`: apt-get download + sha256 check + dpkg-deb -x), `link.rs` (the hooked
 //! copy of libgap.a and the link lines) and `exports.rs` (the exports
 //! reference library).
 
@@ -49,13 +50,13 @@ fn main() {
     println!("cargo:rustc-check-cfg=cfg(gap_sys_preload)");
 
     // GAPRUN_GAP selects where GAP comes from (README, "Choosing the GAP"):
-    // `system` (the default: the machine's GAP, else Debian 12's pinned
-    // packages), `dist` (GAP 4.16.1 with the standard packages from pinned
-    // registry artifacts, cached per user) or the path of a GAP tree.
+    // `dist` (the default: GAP 4.16.1 with the standard packages from
+    // pinned registry artifacts, cached per user), `system` (the machine's
+    // GAP, else Debian 12's pinned packages) or the path of a GAP tree.
     let choice = env::var("GAPRUN_GAP").unwrap_or_default();
     let (install, kind) = match choice.as_str() {
-        "" | "system" => (system_gap(&manifest_dir), "system"),
-        "dist" => (
+        "system" => (system_gap(&manifest_dir), "system"),
+        "" | "dist" => (
             dist::obtain().unwrap_or_else(|e| fail(&format!("GAPRUN_GAP=dist: {e}"))),
             "dist",
         ),
@@ -67,7 +68,7 @@ fn main() {
     build(&manifest_dir, &out_dir, &install, kind);
 }
 
-/// Today's default: the machine's GAP, else the pinned Debian 12 packages.
+/// `GAPRUN_GAP=system`: the machine's GAP, else the pinned Debian 12 packages.
 fn system_gap(manifest_dir: &std::path::Path) -> locate::GapInstall {
     match locate::find_gap(manifest_dir) {
         Ok(install) => install,

@@ -1,9 +1,12 @@
-//! `GAPRUN_GAP=dist`: GAP 4.16.1 with its standard packages, from pinned,
-//! immutable registry artifacts.
+//! `GAPRUN_GAP=dist` (the default): GAP 4.16.1 with its standard packages,
+//! from pinned, immutable registry artifacts.
 //!
-//! - Debian's `libgap-dev` 4.16.1-1 (testing/unstable pool): the kernel
-//!   headers and the static `libgap.a` (links on Debian 12: only glibc, gmp,
-//!   zlib, readline and libgcc are needed).
+//! - Debian's `libgap-dev` 4.16.1-1 (testing/unstable pool, else
+//!   snapshot.debian.org): the kernel headers and the static `libgap.a`
+//!   (links on Debian 12: only glibc, gmp, zlib, readline and libgcc are
+//!   needed).
+//! - Debian's `gap-online-help` 4.16.1-1: the main manuals (`doc/ref`,
+//!   `doc/tut`, …) as `?`/`HELP` reads them.
 //! - PyPI's `passagemath-gap` 10.8.13 wheel: `gap/` (lib, grp, 166 packages
 //!   with compiled modules for kernel kv11, the `gap` executable the tests
 //!   compare with) beside `passagemath_gap.libs/` (the bundled libraries the
@@ -29,8 +32,12 @@ use std::path::{Path, PathBuf};
 
 #[derive(Clone, Copy, PartialEq)]
 enum Kind {
-    /// A Debian package: `ar` archive holding `data.tar.xz`.
+    /// A Debian package (`ar` archive holding `data.tar.xz`) with the
+    /// kernel headers and `libgap.a`, unpacked into `dev/`.
     Deb,
+    /// A Debian package whose `usr/share/gap/doc` becomes the root's `doc/`
+    /// (the manuals `?`/`HELP` read).
+    DebDocs,
     /// A Python wheel (zip), unpacked over the wheel tree.
     Wheel,
 }
@@ -38,11 +45,20 @@ enum Kind {
 struct Artifact {
     /// File name as the registry serves it (also the download's name).
     file: &'static str,
-    url: &'static str,
+    /// Where to get it, tried in order. A Debian pool file disappears when
+    /// testing moves past its version, so Debian pins also name
+    /// snapshot.debian.org's permanent by-hash URL of the same file.
+    urls: &'static [&'static str],
     sha256: &'static str,
     size: u64,
     kind: Kind,
 }
+
+/// The name under which the workspace cache recognises a root unpacked from
+/// these pins (`gaprun::workspace::PINNED_ROOT_STAMP`: it keys such a root
+/// on this file's content instead of walking its 24,000 files). Written
+/// last, at unpack time; holds the pins' hash and the root's final path.
+pub const PINNED_ROOT_STAMP: &str = ".gaprun-pinned-root";
 
 /// GAP version these pins provide (checked against `sysinfo.gap`).
 pub const VERSION: &str = "4.16.1";
@@ -51,12 +67,14 @@ macro_rules! wheel {
     ($path:literal, $file:literal, $sha:literal, $size:literal) => {
         Artifact {
             file: $file,
-            url: concat!(
+            // PyPI keeps a release's files at these URLs for good (even a
+            // yanked release's).
+            urls: &[concat!(
                 "https://files.pythonhosted.org/packages/",
                 $path,
                 "/",
                 $file
-            ),
+            )],
             sha256: $sha,
             size: $size,
             kind: Kind::Wheel,
@@ -67,12 +85,30 @@ macro_rules! wheel {
 /// The pins. The main wheel is the CPython 3.12 build; its `gap/` tree is the
 /// same for every CPython tag (only the `sage` Python modules differ).
 const ARTIFACTS: &[Artifact] = &[
+    // snapshot.debian.org serves every file Debian ever published at
+    // /file/<its sha1>.
     Artifact {
         file: "libgap-dev_4.16.1-1_amd64.deb",
-        url: "http://deb.debian.org/debian/pool/main/g/gap/libgap-dev_4.16.1-1_amd64.deb",
+        urls: &[
+            "http://deb.debian.org/debian/pool/main/g/gap/libgap-dev_4.16.1-1_amd64.deb",
+            "https://snapshot.debian.org/file/bbaf1c3cd14bc4bbc076a4882a7c69886bc4e8af",
+        ],
         sha256: "90af334a6969a363c1e9e9aac8ba550878799edd104443a380ce0222bc217c35",
         size: 970_476,
         kind: Kind::Deb,
+    },
+    // The manuals in the form `?`/`HELP` read (`manual.six`, `chap*.txt`)
+    // for the reference manual, the tutorial and the other main books
+    // (gap-doc holds only their HTML and PDF).
+    Artifact {
+        file: "gap-online-help_4.16.1-1_all.deb",
+        urls: &[
+            "http://deb.debian.org/debian/pool/main/g/gap/gap-online-help_4.16.1-1_all.deb",
+            "https://snapshot.debian.org/file/a6fd60bf0d511d9ba812c253fba8cb8a07427320",
+        ],
+        sha256: "3af188b3a5aa009085744f5b95099cc367fb0dcff4b70523f02a9f79579a228f",
+        size: 1_404_604,
+        kind: Kind::DebDocs,
     },
     wheel!(
         "f4/f3/9c6a01271274bfe6bf0dc797f43aa1287fab17aa69c72a049b354d5d508d",
@@ -169,7 +205,8 @@ fn sha256_of(path: &Path) -> io::Result<String> {
     Ok(hex(&h.finalize()))
 }
 
-/// Download one artifact into `dir` (unless a verified copy is there).
+/// Download one artifact into `dir` (unless a verified copy is there),
+/// trying its URLs in order until one gives the pinned bytes.
 fn download(a: &Artifact, dir: &Path) -> Result<PathBuf, String> {
     let dest = dir.join(a.file);
     let present = dest.is_file().then(|| sha256_of(&dest).ok()).flatten();
@@ -187,55 +224,70 @@ fn download(a: &Artifact, dir: &Path) -> Result<PathBuf, String> {
         };
         return Err(format!(
             "GAPRUN_OFFLINE is set and {} {state} (download it from {} or unset GAPRUN_OFFLINE)",
-            a.file, a.url
+            a.file,
+            a.urls.join(" or ")
         ));
     }
     let part = dir.join(format!("{}.part", a.file));
-    let fetch = || -> Result<String, String> {
-        let resp = ureq::get(a.url)
-            .call()
-            .map_err(|e| format!("download of {} from {} failed: {e}", a.file, a.url))?;
-        let mut reader = resp.into_reader();
-        let mut out = io::BufWriter::new(
-            fs::File::create(&part)
-                .map_err(|e| format!("cannot create {}: {e}", part.display()))?,
-        );
-        let mut h = Sha256::new();
-        let mut buf = vec![0u8; 1 << 16];
-        let mut total = 0u64;
-        loop {
-            let n = reader
-                .read(&mut buf)
-                .map_err(|e| format!("download of {} from {} broke off: {e}", a.file, a.url))?;
-            if n == 0 {
-                break;
+    let mut failures = Vec::new();
+    for url in a.urls {
+        match fetch_verified(a, url, &part) {
+            Ok(()) => {
+                fs::rename(&part, &dest)
+                    .map_err(|e| format!("cannot move {}: {e}", part.display()))?;
+                return Ok(dest);
             }
-            total += n as u64;
-            h.update(&buf[..n]);
-            out.write_all(&buf[..n])
-                .map_err(|e| format!("cannot write {}: {e}", part.display()))?;
+            Err(e) => {
+                let _ = fs::remove_file(&part);
+                failures.push(format!("  {url}: {e}"));
+            }
         }
-        out.flush().map_err(|e| e.to_string())?;
-        if total != a.size {
-            return Err(format!(
-                "download of {} from {} gave {total} bytes, expected {}",
-                a.file, a.url, a.size
-            ));
-        }
-        Ok(hex(&h.finalize()))
-    };
-    let got = fetch().inspect_err(|_| {
-        let _ = fs::remove_file(&part);
-    })?;
-    if got != a.sha256 {
-        let _ = fs::remove_file(&part);
-        return Err(format!(
-            "sha256 mismatch for {} from {}: expected {}, got {got} (nothing kept)",
-            a.file, a.url, a.sha256
-        ));
     }
-    fs::rename(&part, &dest).map_err(|e| format!("cannot move {}: {e}", part.display()))?;
-    Ok(dest)
+    Err(format!(
+        "cannot download {} (sha256 {}) from any of its URLs; nothing kept:\n{}",
+        a.file,
+        a.sha256,
+        failures.join("\n")
+    ))
+}
+
+/// Download `url` into `part`, checking the pinned size and sha256.
+fn fetch_verified(a: &Artifact, url: &str, part: &Path) -> Result<(), String> {
+    let resp = ureq::get(url)
+        .call()
+        .map_err(|e| format!("download failed: {e}"))?;
+    let mut reader = resp.into_reader();
+    let mut out = io::BufWriter::new(
+        fs::File::create(part).map_err(|e| format!("cannot create {}: {e}", part.display()))?,
+    );
+    let mut h = Sha256::new();
+    let mut buf = vec![0u8; 1 << 16];
+    let mut total = 0u64;
+    loop {
+        let n = reader
+            .read(&mut buf)
+            .map_err(|e| format!("download broke off: {e}"))?;
+        if n == 0 {
+            break;
+        }
+        total += n as u64;
+        if total > a.size {
+            return Err(format!("more than the pinned {} bytes", a.size));
+        }
+        h.update(&buf[..n]);
+        out.write_all(&buf[..n])
+            .map_err(|e| format!("cannot write {}: {e}", part.display()))?;
+    }
+    out.flush()
+        .map_err(|e| format!("cannot write {}: {e}", part.display()))?;
+    if total != a.size {
+        return Err(format!("got {total} bytes, expected {}", a.size));
+    }
+    let got = hex(&h.finalize());
+    if got != a.sha256 {
+        return Err(format!("sha256 mismatch: got {got}"));
+    }
+    Ok(())
 }
 
 /// Unpack a .deb's `data.tar.xz` into `dest`.
@@ -282,6 +334,13 @@ fn unpack_wheel(whl: &Path, dest: &Path) -> Result<(), String> {
 pub fn obtain() -> Result<GapInstall, String> {
     let dir = cache_base()?.join(key());
     let tree = dir.join("tree");
+    // The root's stamp names the root's final place, so a copy or a tree of
+    // links elsewhere is not mistaken for it.
+    let stamp_text = format!(
+        "GAPRUN_GAP=dist GAP {VERSION} pins {}\nroot {}\n",
+        key(),
+        tree.join("wheel/gap").display()
+    );
     if !tree.join(".complete").is_file() {
         let downloads = dir.join("downloads");
         fs::create_dir_all(&downloads)
@@ -304,9 +363,24 @@ pub fn obtain() -> Result<GapInstall, String> {
         for (a, path) in &files {
             match a.kind {
                 Kind::Deb => unpack_deb(path, &staging.join("dev"))?,
+                Kind::DebDocs => unpack_deb(path, &staging.join("docs"))?,
                 Kind::Wheel => unpack_wheel(path, &staging.join("wheel"))?,
             }
         }
+        let root = staging.join("wheel/gap");
+        let docs = staging.join("docs/usr/share/gap/doc");
+        fs::rename(&docs, root.join("doc")).map_err(|e| {
+            format!(
+                "cannot move the manuals {} into {}: {e}",
+                docs.display(),
+                root.display()
+            )
+        })?;
+        let _ = fs::remove_dir_all(staging.join("docs"));
+        // Last: the stamp that lets the workspace cache trust this root
+        // without walking it (it is never changed after this point).
+        fs::write(root.join(PINNED_ROOT_STAMP), &stamp_text)
+            .map_err(|e| format!("cannot write the root's stamp in {}: {e}", root.display()))?;
         fs::write(staging.join(".complete"), key()).map_err(|e| e.to_string())?;
         // The unpacked tree is the cache; the archives are not needed again.
         let _ = fs::remove_dir_all(&downloads);
@@ -321,6 +395,12 @@ pub fn obtain() -> Result<GapInstall, String> {
                 ));
             }
         }
+    }
+    // A tree unpacked by an earlier gaprun has no stamp or an older one.
+    let stamp = tree.join("wheel/gap").join(PINNED_ROOT_STAMP);
+    if fs::read_to_string(&stamp).ok().as_deref() != Some(stamp_text.as_str()) {
+        fs::write(&stamp, &stamp_text)
+            .map_err(|e| format!("cannot write {}: {e}", stamp.display()))?;
     }
     let include = tree.join("dev/usr/include/gap");
     let lib = tree.join(format!("dev/usr/lib/{}", locate::multiarch()));

@@ -10,8 +10,8 @@
 # and a private saved workspace under a temporary folder.
 set -eu
 runs=${1:-10}
-here=$(cd "$(dirname "$0")/.." && pwd)
-gaprun="${GAPRUN_BIN:-$here/../target/release/gaprun}"
+here=$(cd "$(dirname "$0")/../.." && pwd)
+gaprun="${GAPRUN_BIN:-$here/target/release/gaprun}"
 [ -x "$gaprun" ] || { echo "build first: cargo build --release" >&2; exit 2; }
 info=$("$gaprun" info --json --no-workspace)
 gap=$(printf '%s' "$info" | sed -n 's/.*"gap_executable": "\(.*\)".*/\1/p')

@@ -1,11 +1,12 @@
 //! The `GAPRUN_GAP=dist` distribution (GAP 4.16.1 with the standard
 //! packages, issue 13 item 1): a default start prints no "not installed"
 //! line, every package of the issue's list loads, the everyday calls work,
-//! and gaprun prints what the same version's `gap` prints. Only for a
-//! `dist` build: elsewhere the packages are not there to load.
+//! `?`/`HELP` finds the manuals, and gaprun prints what the same version's
+//! `gap` prints. Only for a `dist` build: elsewhere the packages are not
+//! there to load.
 
 mod common;
-use common::{gap_command, gaprun_bin};
+use common::{gap_command, gaprun_bin, strip_ansi};
 use std::process::{Command, Output, Stdio};
 
 /// The packages issue 13 names (item 1), plus the rest of GAP's default
@@ -135,4 +136,42 @@ fn info_reports_version_source_and_gaps_package_count() {
     assert_eq!(info["build"]["gap_version"], version);
     assert_eq!(info["gap_packages"].to_string(), count);
     assert!(count.parse::<u32>().unwrap() >= 150, "{count} packages");
+}
+
+/// The main manuals come from Debian's gap-online-help (issue 13 item 2):
+/// `?Size` lists the reference manual's entries, `?SizeScreen` prints one,
+/// byte for byte as the same version's `gap` does.
+#[test]
+fn help_prints_the_reference_manual() {
+    if !is_dist() {
+        return;
+    }
+    let ours = Command::new(gaprun_bin())
+        .args(["-A", "-c", "?Size"])
+        .output()
+        .unwrap();
+    let listed = strip_ansi(&ours.stdout);
+    assert!(ours.status.success(), "{listed}");
+    assert!(
+        listed.contains("several entries match this topic")
+            && listed.lines().any(|l| l == "[1] Reference: Size"),
+        "?Size did not list the reference manual's entries:\n{listed}\n{}",
+        String::from_utf8_lossy(&ours.stderr)
+    );
+    let ours = Command::new(gaprun_bin())
+        .args(["-A", "-c", "?SizeScreen"])
+        .output()
+        .unwrap();
+    let shown = strip_ansi(&ours.stdout);
+    assert!(
+        shown.contains("6.12-1 SizeScreen") && shown.contains("returns the size of the screen"),
+        "?SizeScreen did not print its manual section:\n{shown}"
+    );
+    let mut gap = gap_command().expect("a dist build publishes the wheel's `gap`");
+    let theirs = run(gap.arg("-A"), "?Size\n?SizeScreen\n");
+    assert_eq!(
+        format!("{listed}{shown}"),
+        strip_ansi(&theirs.stdout),
+        "gaprun's help differs from `gap -q`'s"
+    );
 }

@@ -28,12 +28,14 @@ pub fn run(gap: &GapArgs, args: &InfoArgs) -> i32 {
     let build = build_info();
     let workspace = gaprun::workspace::probe(&options, &gap.cache_settings());
     let packages = gaprun::runtime::installed_packages(&options.effective_roots()).len();
+    let manuals = has_manuals(&options.effective_roots());
     if args.json {
         let report = serde_json::json!({
             "gaprun_version": env!("CARGO_PKG_VERSION"),
             "build": build,
             "gap_roots": options.effective_roots(),
             "gap_packages": packages,
+            "gap_manuals": manuals,
             "planned_workers": args.jobs,
             "facts": facts,
             "decision": decision,
@@ -47,9 +49,17 @@ pub fn run(gap: &GapArgs, args: &InfoArgs) -> i32 {
         return EXIT_OK;
     }
     println!("gaprun {}", env!("CARGO_PKG_VERSION"));
+    let origin = match build.gap_kind {
+        "dist" => "pinned registry artifacts, per-user cache".to_string(),
+        _ => format!("found: {}", build.gap_source),
+    };
     println!(
-        "GAP {} (GAPRUN_GAP={}, libgap {}, found: {}), {packages} packages installed",
-        build.gap_version, build.gap_kind, build.link_mode, build.gap_source
+        "GAP {} (GAPRUN_GAP={}, {origin}; libgap {}), {packages} packages installed, \
+         manuals for ?/HELP {}",
+        build.gap_version,
+        build.gap_kind,
+        build.link_mode,
+        if manuals { "installed" } else { "missing" }
     );
     let roots: Vec<String> = options
         .effective_roots()
@@ -127,4 +137,13 @@ pub fn run(gap: &GapArgs, args: &InfoArgs) -> i32 {
     let used = if workspace.used { "used" } else { "not used" };
     println!("Saved workspace: {used} ({})", workspace.reason);
     EXIT_OK
+}
+
+/// Whether `?`/`HELP` can find GAP's reference manual under one of the roots
+/// (`doc/ref/manual.six`, which GAP also reads gzipped).
+fn has_manuals(roots: &[std::path::PathBuf]) -> bool {
+    roots.iter().any(|root| {
+        let six = root.join("doc/ref/manual.six");
+        six.is_file() || six.with_extension("six.gz").is_file()
+    })
 }
