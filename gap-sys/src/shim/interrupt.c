@@ -55,6 +55,15 @@ void gaprun_interrupt_taking(void)
         STATE(CurrExecStatFuncs) = IntrExecStatFuncs;
 }
 
+int gaprun_interrupt_take_held(void)
+{
+    if (!gaprun_is_initialized() ||
+        STATE(CurrExecStatFuncs) != held_exec_stat_funcs)
+        return 0;
+    STATE(CurrExecStatFuncs) = ExecStatFuncs;
+    return 1;
+}
+
 /* An interrupt is set and not yet taken (GAP's or a held Ctrl-C). */
 static int interrupt_pending(void)
 {
