@@ -554,6 +554,9 @@ extern "C" {
     pub fn gaprun_sigint_install() -> ::std::os::raw::c_int;
 }
 extern "C" {
+    pub fn gaprun_interrupt_take_held() -> ::std::os::raw::c_int;
+}
+extern "C" {
     pub fn gaprun_interrupt_install(signo: ::std::os::raw::c_int) -> ::std::os::raw::c_int;
 }
 extern "C" {

@@ -409,8 +409,8 @@ fn ctrl_c_and_sigterm_reach_the_command_as_without_the_daemon() {
     let d = Daemon::start();
     let work = tempfile::tempdir().unwrap();
     // "started" comes from inside the loop, so the signal finds GAP in the
-    // middle of a statement. (A SIGINT that lands between two statements
-    // can be lost, with or without the daemon: see docs/daemon.md.)
+    // middle of a statement. (One between two statements is held for the
+    // next: api_cli::sigint_between_statements_stops_the_next_statement.)
     let looping =
         "i := 0;; while true do i := i + 1; if i = 1000 then Print(\"started\\n\"); fi; od;";
     std::fs::write(

@@ -64,12 +64,25 @@ pub fn install_interrupt_on(signum: i32) -> Result<()> {
 /// Install a SIGINT (Ctrl-C) handler that interrupts the running GAP
 /// computation; a second Ctrl-C before GAP noticed the first ends the
 /// process with status 130 (GAP may be stuck in a kernel function).
+///
+/// A Ctrl-C that arrives between two GAP statements (or while GAP is
+/// idle) is held, not dropped: the next statement GAP executes raises
+/// "user interrupt", even in a later call. (An [`InterruptHandle`]'s
+/// request, by contrast, is dropped when the next call starts.)
 pub fn install_sigint_handler() -> Result<()> {
     // SAFETY: installs an async-signal-safe handler (see src/shim/interrupt.c).
     match unsafe { sys::gaprun_sigint_install() } {
         0 => Ok(()),
         e => Err(Error::Io(std::io::Error::from_raw_os_error(-e))),
     }
+}
+
+/// Forget a Ctrl-C that the [`install_sigint_handler`] handler holds for
+/// GAP's next statement; whether there was one. For the GAP thread.
+pub(crate) fn take_held_sigint() -> bool {
+    // SAFETY: compares and resets GAP's statement dispatch table; callers
+    // are on the GAP thread, with SIGINT no longer going to that handler.
+    unsafe { sys::gaprun_interrupt_take_held() == 1 }
 }
 
 /// Lets another thread interrupt GAP's running computation (like

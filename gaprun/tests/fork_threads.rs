@@ -1,6 +1,7 @@
-//! Forking with a second thread alive is refused. Runs without libtest's
-//! harness (`harness = false`): the harness's own threads would make every
-//! fork refused, and GAP must live on the main thread that forks.
+//! Forking with a second thread alive is refused; a Ctrl-C held for GAP's
+//! next statement stops a batch. Runs without libtest's harness
+//! (`harness = false`): the harness's own threads would make every fork
+//! refused, and GAP must live on the main thread that forks.
 
 use gaprun::fork::{thread_count, ForkOptions, ForkPool, Task, TaskKind, TaskOutcome};
 use gaprun::{Error, Gap, GapOptions};
@@ -40,5 +41,23 @@ fn main() {
     let results = pool.run(&tasks).expect("forks again once alone");
     assert_eq!(results.len(), 3);
     assert_eq!(gap.view(&gap.eval_value("2^5;").unwrap()).unwrap(), "32");
-    println!("fork_threads: ok (refused with a second thread, fine without)");
+
+    // Regression: a Ctrl-C that reached the command line's handler before
+    // a batch (GAP idle: it holds it for the next statement) was inherited
+    // by every worker, whose first statement then failed with "user
+    // interrupt". It stops the batch, as a Ctrl-C during it does.
+    gaprun::interrupt::install_sigint_handler().unwrap();
+    // SAFETY: raise sends SIGINT to this (the GAP) thread; the handler
+    // only sets GAP's interrupt table.
+    assert_eq!(unsafe { libc::raise(libc::SIGINT) }, 0);
+    match pool.run(&tasks) {
+        Err(Error::Interrupted) => {}
+        other => panic!("expected the batch stopped, got {other:?}"),
+    }
+    assert_eq!(gaprun::fork::stop_signal(), Some(libc::SIGINT));
+    // The Ctrl-C was used up: the next batch and the parent's GAP run.
+    let results = pool.run(&tasks).expect("a batch after the stopped one");
+    assert!(results.iter().all(|r| r.outcome == TaskOutcome::Ok));
+    assert_eq!(gap.view(&gap.eval_value("2^6;").unwrap()).unwrap(), "64");
+    println!("fork_threads: ok (refused with a second thread, fine without; a held Ctrl-C stops a batch)");
 }

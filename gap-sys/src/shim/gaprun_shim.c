@@ -105,6 +105,7 @@ static ExecStatus exec_intr_stat(Stat stat)
         intr_kind = THROWN_MEMORY;
     else if (SyStorOverrun == SY_STOR_OVERRUN_CLEAR)
         intr_kind = THROWN_INTERRUPT;
+    gaprun_interrupt_taking();
     ExecStatus r = gap_exec_intr_stat[TNUM_STAT(stat)](stat);
     intr_kind = THROWN_ERROR;
     return r;
@@ -261,6 +262,8 @@ int gaprun_initialize(int argc, char ** argv, gaprun_mark_fn mark)
     /* A restored workspace: put back the kernel table entries the restore
      * skipped, before any caller's code runs (src/shim/workspace.c). */
     gaprun_workspace_repair_tables();
+    /* a copy of IntrExecStatFuncs as it now stays (interrupt.c) */
+    gaprun_interrupt_init_tables();
     return run_setup_code();
 }
 

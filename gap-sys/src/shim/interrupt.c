@@ -31,6 +31,46 @@ static volatile sig_atomic_t request_pending = 0;
  * scope ends must stop, so entries do not drop this one. */
 static volatile sig_atomic_t deadline_fired = 0;
 
+/* The command line's Ctrl-C is held in a copy of IntrExecStatFuncs. GAP's
+ * ClearError, which ReadEvalCommand calls before reading each statement,
+ * resets only IntrExecStatFuncs: a Ctrl-C that arrived between two
+ * statements (or during a kernel function after which no statement ran)
+ * was dropped there and the next statement, an endless loop say, ran on.
+ * The copy dispatches the same way, so the next statement GAP executes
+ * takes the interrupt; gaprun_interrupt_taking hands it back to GAP's own
+ * table first. */
+static ExecStatFunc held_exec_stat_funcs[256];
+
+void gaprun_interrupt_init_tables(void)
+{
+    memcpy(held_exec_stat_funcs, IntrExecStatFuncs,
+           sizeof(held_exec_stat_funcs));
+}
+
+void gaprun_interrupt_taking(void)
+{
+    /* GAP's ExecIntrStat puts back the normal table only when it finds
+     * its own interrupt table installed. */
+    if (STATE(CurrExecStatFuncs) == held_exec_stat_funcs)
+        STATE(CurrExecStatFuncs) = IntrExecStatFuncs;
+}
+
+int gaprun_interrupt_take_held(void)
+{
+    if (!gaprun_is_initialized() ||
+        STATE(CurrExecStatFuncs) != held_exec_stat_funcs)
+        return 0;
+    STATE(CurrExecStatFuncs) = ExecStatFuncs;
+    return 1;
+}
+
+/* An interrupt is set and not yet taken (GAP's or a held Ctrl-C). */
+static int interrupt_pending(void)
+{
+    return STATE(CurrExecStatFuncs) == IntrExecStatFuncs ||
+           STATE(CurrExecStatFuncs) == held_exec_stat_funcs;
+}
+
 void gaprun_interrupt(void)
 {
     if (gaprun_is_initialized())
@@ -142,21 +182,23 @@ void gaprun_deadline_disarm(void)
     deadline_fired = 0;
 }
 
-/* SIGINT: first Ctrl-C interrupts; a second one before GAP took the first
- * (it may be stuck in a kernel function) ends the process like a shell
- * would kill it. */
+/* SIGINT: first Ctrl-C interrupts the running statement, or the next one
+ * GAP executes (held: see held_exec_stat_funcs); a second one before GAP
+ * took the first (it may be stuck in a kernel function, or waiting for
+ * input) ends the process like a shell would kill it. */
 static void on_sigint(int signo)
 {
     (void)signo;
     int saved = errno;
-    if (gaprun_is_initialized() &&
-        STATE(CurrExecStatFuncs) == IntrExecStatFuncs) {
+    if (!gaprun_is_initialized())
+        return;
+    if (interrupt_pending()) {
         static const char msg[] = "\ngaprun: interrupted twice, exiting\n";
         ssize_t w = write(2, msg, sizeof(msg) - 1);
         (void)w;
         _exit(130);
     }
-    gaprun_interrupt();
+    STATE(CurrExecStatFuncs) = held_exec_stat_funcs;
     errno = saved;
 }
 

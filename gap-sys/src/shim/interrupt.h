@@ -26,6 +26,11 @@ int gaprun_interrupt_clear(void);
 /* SIGINT handler for the command line: the first Ctrl-C interrupts, a
  * second one before GAP noticed the first exits with status 130. */
 int gaprun_sigint_install(void);
+/* Take back a Ctrl-C that handler holds for GAP's next statement: 1 if
+ * one was pending (now forgotten), else 0. A batch of forked workers asks
+ * once its own SIGINT handler is in place, so that Ctrl-C stops the batch
+ * instead of failing the first statement of every worker. */
+int gaprun_interrupt_take_held(void);
 /* Install the handler for `signo` that calls gaprun_interrupt(). A signal
  * from a deadline timer (SI_TIMER) stays in force until the deadline is
  * disarmed; any other (an InterruptHandle, kill) that arrives while GAP is

@@ -22,6 +22,13 @@
  * requested while GAP was idle (see interrupt.c). */
 void gaprun_entry_begin(void);
 
+/* Interrupt tables (interrupt.c): fill the table that holds the command
+ * line's Ctrl-C, once GAP's IntrExecStatFuncs is final; and, in the
+ * executor that raises "user interrupt", hand a held Ctrl-C back to GAP's
+ * own table, which GAP's ExecIntrStat then resets. */
+void gaprun_interrupt_init_tables(void);
+void gaprun_interrupt_taking(void);
+
 /* Called by every entry point after GAP_Leave with GAP_Enter's result:
  * GAPRUN_OK, or how GAP's error jump ended the call (GAPRUN_QUIT after
  * QUIT_GAP, GAPRUN_INTERRUPTED, GAPRUN_MEMORY_LIMIT, else GAPRUN_ERROR).

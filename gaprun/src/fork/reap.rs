@@ -97,6 +97,12 @@ impl BatchGuard {
                 .map_err(|e| Error::Worker(format!("cannot set the {sig} action: {e}")))?;
             guard.saved.push((sig, old));
         }
+        // A Ctrl-C that came before this handler, held by the command
+        // line's for GAP's next statement, stops the batch too (workers
+        // would otherwise each inherit it and fail their first statement).
+        if crate::interrupt::take_held_sigint() {
+            note_stop(libc::SIGINT);
+        }
         Ok(guard)
     }
 
