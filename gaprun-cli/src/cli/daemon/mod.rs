@@ -293,19 +293,26 @@ fn query(socket: &Path) -> Result<StatusInfo, String> {
     }
 }
 
-fn start_daemon(gap: &GapArgs, start: &StartArgs) -> i32 {
-    let key = match key::compute(gap) {
-        Ok(k) => k,
-        Err(e) => {
-            eprintln!("gaprun: {e}");
-            return EXIT_USAGE;
-        }
-    };
-    let dir = dir::runtime_dir();
-    if let Err(e) = dir::ensure(&dir) {
+/// This configuration's key and the daemon folder, made safe to use
+/// (`start` and the daemon itself); the exit code when either fails.
+pub(super) fn key_and_folder(gap: &GapArgs) -> Result<(key::Key, std::path::PathBuf), i32> {
+    let key = key::compute(gap).map_err(|e| {
         eprintln!("gaprun: {e}");
-        return EXIT_USAGE;
-    }
+        EXIT_USAGE
+    })?;
+    let dir = dir::runtime_dir();
+    dir::ensure(&dir).map_err(|e| {
+        eprintln!("gaprun: {e}");
+        EXIT_USAGE
+    })?;
+    Ok((key, dir))
+}
+
+fn start_daemon(gap: &GapArgs, start: &StartArgs) -> i32 {
+    let (key, dir) = match key_and_folder(gap) {
+        Ok(found) => found,
+        Err(code) => return code,
+    };
     let files = dir::files(&dir, &key.id);
     if let Ok(info) = query(&files.socket) {
         if info.stale.is_none() {

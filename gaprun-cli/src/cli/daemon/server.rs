@@ -89,18 +89,10 @@ fn log(msg: &str) {
 }
 
 pub fn serve(gap_args: &GapArgs, start: &StartArgs) -> i32 {
-    let key = match key::compute(gap_args) {
-        Ok(k) => k,
-        Err(e) => {
-            eprintln!("gaprun: {e}");
-            return EXIT_USAGE;
-        }
+    let (key, dir) = match super::key_and_folder(gap_args) {
+        Ok(found) => found,
+        Err(code) => return code,
     };
-    let dir = dir::runtime_dir();
-    if let Err(e) = dir::ensure(&dir) {
-        eprintln!("gaprun: {e}");
-        return EXIT_USAGE;
-    }
     let files = dir::files(&dir, &key.id);
     if gaprun::fork::thread_count().ok() != Some(1) {
         eprintln!("gaprun: the daemon must be single-threaded to fork");
