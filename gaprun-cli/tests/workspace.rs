@@ -556,3 +556,43 @@ fn workspace_removed_while_starting_does_not_stop_a_start() {
         failures.len()
     );
 }
+
+/// The stamp records the published file's identity (device, inode, ctime),
+/// so later starts skip re-hashing that very file; a replacement with the
+/// same bytes, size and mtime (another inode: `cp -p`) is hashed again and
+/// still used, and the damaged case above is still caught.
+#[test]
+fn stamp_records_the_published_files_identity() {
+    use std::os::unix::fs::MetadataExt;
+    let cache = tempfile::tempdir().unwrap();
+    let first = gaprun(cache.path(), &["-A", "-c", CODE]);
+    assert!(note(&first).contains("built it now"), "{}", note(&first));
+    let ws = only_workspace(cache.path());
+    let stamp: serde_json::Value =
+        serde_json::from_slice(&std::fs::read(ws.with_extension("json")).unwrap()).unwrap();
+    let meta = std::fs::metadata(&ws).unwrap();
+    let published = &stamp["published"];
+    assert_eq!(published["ino"].as_u64(), Some(meta.ino()), "{stamp}");
+    assert_eq!(published["dev"].as_u64(), Some(meta.dev()), "{stamp}");
+    let ctime_ns = meta.ctime() as i128 * 1_000_000_000 + meta.ctime_nsec() as i128;
+    assert_eq!(published["ctime_ns"].to_string(), ctime_ns.to_string());
+
+    // The same bytes under another inode, mtime kept.
+    let copy = ws.with_extension("copy");
+    std::fs::copy(&ws, &copy).unwrap();
+    std::fs::File::options()
+        .write(true)
+        .open(&copy)
+        .unwrap()
+        .set_modified(meta.modified().unwrap())
+        .unwrap();
+    std::fs::rename(&copy, &ws).unwrap();
+    assert_ne!(std::fs::metadata(&ws).unwrap().ino(), meta.ino());
+    let o = gaprun(cache.path(), &["-A", "-c", CODE]);
+    assert_eq!(stdout(&o), ANSWER);
+    assert!(
+        note(&o).contains("used (cached workspace found"),
+        "{}",
+        note(&o)
+    );
+}
