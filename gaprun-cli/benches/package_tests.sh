@@ -10,13 +10,7 @@
 set -eu
 pkg=${1:-crisp}
 jobs=${2:-2}
-here=$(cd "$(dirname "$0")/../.." && pwd)
-gaprun="${GAPRUN_BIN:-$here/target/release/gaprun}"
-[ -x "$gaprun" ] || { echo "build first: cargo build --release" >&2; exit 2; }
-info=$("$gaprun" info --json --no-workspace)
-gap=$(printf '%s' "$info" | sed -n 's/.*"gap_executable": "\(.*\)".*/\1/p')
-roots=$(printf '%s' "$info" | tr -d '\n' | sed 's/.*"gap_roots": \[\([^]]*\)\].*/\1/' | tr -d ' "' | tr ',' ';')
-[ -x "$gap" ] || { echo "no gap executable in this build" >&2; exit 2; }
+. "$(dirname "$0")/common.sh"
 tst=$("$gap" -l "$roots" -q -A <<EOG | tail -1
 Print(Filename(DirectoriesPackageLibrary("$pkg", "tst"), ""), "\n");
 EOG

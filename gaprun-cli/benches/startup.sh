@@ -10,13 +10,7 @@
 # and a private saved workspace under a temporary folder.
 set -eu
 runs=${1:-10}
-here=$(cd "$(dirname "$0")/../.." && pwd)
-gaprun="${GAPRUN_BIN:-$here/target/release/gaprun}"
-[ -x "$gaprun" ] || { echo "build first: cargo build --release" >&2; exit 2; }
-info=$("$gaprun" info --json --no-workspace)
-gap=$(printf '%s' "$info" | sed -n 's/.*"gap_executable": "\(.*\)".*/\1/p')
-roots=$(printf '%s' "$info" | tr -d '\n' | sed 's/.*"gap_roots": \[\([^]]*\)\].*/\1/' | tr -d ' "' | tr ',' ';')
-[ -x "$gap" ] || { echo "no gap executable in this build" >&2; exit 2; }
+. "$(dirname "$0")/common.sh"
 tmp=$(mktemp -d)
 trap 'rm -rf "$tmp"' EXIT
 export GAPRUN_WORKSPACE_CACHE="$tmp/cache"
