@@ -437,20 +437,30 @@ fn ctrl_c_and_sigterm_reach_the_command_as_without_the_daemon() {
     }
 }
 
-#[test]
-fn a_killed_client_takes_its_command_with_it() {
-    let d = Daemon::start();
+/// Through the daemon, a command that prints "started" and then loops; it
+/// has printed that line when this returns.
+fn start_loop(
+    d: &Daemon,
+    stderr: Stdio,
+) -> (std::process::Child, BufReader<std::process::ChildStdout>) {
     let mut child = d
         .raw(true)
         .args(["-A", "-c", LOOP])
         .stdout(Stdio::piped())
-        .stderr(Stdio::null())
+        .stderr(stderr)
         .spawn()
         .unwrap();
     let mut out = BufReader::new(child.stdout.take().unwrap());
     let mut first = String::new();
     out.read_line(&mut first).unwrap();
     assert_eq!(first, "started\n");
+    (child, out)
+}
+
+#[test]
+fn a_killed_client_takes_its_command_with_it() {
+    let d = Daemon::start();
+    let (mut child, mut out) = start_loop(&d, Stdio::null());
     assert_eq!(d.running(), 1);
     child.kill().unwrap();
     child.wait().unwrap();
@@ -465,17 +475,7 @@ fn a_killed_client_takes_its_command_with_it() {
 #[test]
 fn the_daemon_dying_mid_command_is_a_clear_error_not_a_hang() {
     let d = Daemon::start();
-    let mut child = d
-        .raw(true)
-        .args(["-A", "-c", LOOP])
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .spawn()
-        .unwrap();
-    let mut out = BufReader::new(child.stdout.take().unwrap());
-    let mut first = String::new();
-    out.read_line(&mut first).unwrap();
-    assert_eq!(first, "started\n");
+    let (mut child, mut out) = start_loop(&d, Stdio::piped());
     for pid in d.pids() {
         // SAFETY: our own daemon's pid.
         unsafe { libc::kill(pid, libc::SIGKILL) };
@@ -545,6 +545,7 @@ fn a_stale_daemon_is_passed_over_silently_and_status_says_so() {
 
 #[test]
 fn another_user_is_refused() {
+    // SAFETY: geteuid has no preconditions.
     if unsafe { libc::geteuid() } != 0 {
         eprintln!("skipped: needs root to run a client as another user (nobody)");
         return;
@@ -624,6 +625,7 @@ fn another_user_is_refused() {
 /// what came back.
 fn connect_as(uid: u32, socket: &Path, frame: &[u8]) -> String {
     use std::os::unix::ffi::OsStrExt;
+    // SAFETY: sockaddr_un is plain data; all zeroes is a valid (empty) value.
     let mut addr: libc::sockaddr_un = unsafe { std::mem::zeroed() };
     addr.sun_family = libc::AF_UNIX as libc::sa_family_t;
     for (i, b) in socket.as_os_str().as_bytes().iter().enumerate() {

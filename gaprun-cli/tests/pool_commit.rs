@@ -293,7 +293,8 @@ impl Drop for OvercommitGuard {
 
 fn strict_overcommit_available() -> Result<(), String> {
     // Switching the sysctl changes the whole machine for every other
-    // process: only when asked (benches/pool_forks.sh and CI opt in).
+    // process: only when asked (benches/pool_forks.sh opts in; a plain
+    // `cargo test` and CI do not).
     if std::env::var_os("GAPRUN_TEST_STRICT_OVERCOMMIT").is_none() {
         return Err(
             "it changes a system-wide sysctl; set GAPRUN_TEST_STRICT_OVERCOMMIT=1 to run them"
@@ -458,18 +459,18 @@ fn bench() {
         .ok()
         .and_then(|v| v.parse().ok())
         .unwrap_or(32u64);
-    let rules: [(&str, Value); 4] = [
+    let rules: [(String, Value); 4] = [
         (
-            "naive: fixed 3 GB reserved pool",
+            "naive: fixed 3 GB reserved pool".into(),
             json!({"pool": 3 * GIB, "noreserve": false}),
         ),
         (
-            "SageMath's rule (reserved)",
+            "SageMath's rule (reserved)".into(),
             json!({"pool": "sagemath", "noreserve": false}),
         ),
-        ("gaprun auto, planned -j 8", json!({"workers": 8})),
+        ("gaprun auto, planned -j 8".into(), json!({"workers": 8})),
         (
-            &*Box::leak(format!("gaprun auto, planned -j {max}").into_boxed_str()),
+            format!("gaprun auto, planned -j {max}"),
             json!({"workers": max}),
         ),
     ];

@@ -1,11 +1,13 @@
 //! `gaprun slurm` against a real Slurm scheduler (a one-node Slurm 22.05
 //! cluster on this machine, `.ci/local-cluster.sh`).
 //!
-//! When `sinfo` answers, the tests use that cluster. When it does not and the
-//! tests run as root, they start the local cluster (under a file lock, so
-//! concurrent test runs start it once) and stop it at the end if no other
-//! run is still using it. Otherwise they are skipped with a message saying
-//! why; `GAPRUN_TEST_SLURM=0` skips them on purpose.
+//! When `sinfo` answers, the tests use that cluster. When it does not, they
+//! start the local cluster only when asked to with `GAPRUN_TEST_SLURM=1`
+//! (it installs Debian's Slurm packages and starts system daemons, so a
+//! plain `cargo test` never does; `.ci/run` opts in) and as root (under a
+//! file lock, so concurrent test runs start it once), and stop it at the end
+//! if no other run is still using it. Otherwise they are skipped with a
+//! message saying why; `GAPRUN_TEST_SLURM=0` skips them on purpose.
 //!
 //! Own harness (Cargo.toml: `harness = false`): the scenarios share one
 //! scheduler and one 2-core node, so they run one after the other, and the
@@ -73,6 +75,14 @@ impl Cluster {
         flock(&lock, libc::LOCK_EX);
         let mut started = None;
         if !sinfo_answers() {
+            if std::env::var("GAPRUN_TEST_SLURM").as_deref() != Ok("1") {
+                return Err(
+                    "Slurm is not up (sinfo does not answer); starting the local cluster \
+                     installs packages and starts system daemons, so it is opt-in: \
+                     set GAPRUN_TEST_SLURM=1 (as root)"
+                        .into(),
+                );
+            }
             // SAFETY: geteuid has no preconditions.
             if unsafe { libc::geteuid() } != 0 {
                 return Err(
